@@ -1,0 +1,298 @@
+-- Internal helpers shared by the public functions: settings lookup, input
+-- checks, backoff, the staleness rule and the retry-budget rule.  One helper
+-- per rule, so that no interval arithmetic is repeated across functions.
+--
+-- Error codes (class TL, see docs/errors.md):
+--   TL001 invalid owner       TL002 invalid duration   TL003 invalid batch
+--   TL004 invalid payload     TL005 invalid queue      TL006 invalid setting
+--   TL007 invalid argument    TL008 worker name in use TL009 task not found
+--   TL010 pg_cron unavailable TL011 invalid schedule
+-- Time source: now() (the transaction's start), never a client clock.
+
+CREATE OR REPLACE FUNCTION tasklease._setting(p_name text)
+RETURNS int
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v int;
+BEGIN
+    SELECT s.value INTO v FROM tasklease.settings AS s WHERE s.name = p_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tasklease setting "%" does not exist', p_name
+            USING ERRCODE = 'TL006',
+                  HINT = 'Run tasklease migrate to insert the default settings.';
+    END IF;
+    RETURN v;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._setting(text) IS
+'Value of one row of tasklease.settings; TL006 when it is missing.';
+
+CREATE OR REPLACE FUNCTION tasklease._check_owner(p_owner text)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_owner IS NULL OR btrim(p_owner) = '' THEN
+        RAISE EXCEPTION 'owner must be a non-empty worker name'
+            USING ERRCODE = 'TL001',
+                  HINT = 'Pass the worker name that claims, renews and completes tasks.';
+    END IF;
+    IF char_length(p_owner) > tasklease._setting('max_owner_len') THEN
+        RAISE EXCEPTION 'owner is % characters long, longer than max_owner_len (%)',
+            char_length(p_owner), tasklease._setting('max_owner_len')
+            USING ERRCODE = 'TL001';
+    END IF;
+    IF p_owner ~ '[[:cntrl:]]' THEN
+        RAISE EXCEPTION 'owner must not contain control characters'
+            USING ERRCODE = 'TL001';
+    END IF;
+    RETURN p_owner;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._check_owner(text) IS
+'Returns the owner when it is a valid worker name, else raises TL001.';
+
+CREATE OR REPLACE FUNCTION tasklease._check_range(
+    p_what text, p_value int, p_min int, p_max int, p_code text
+)
+RETURNS int
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_value IS NULL OR p_value < p_min OR p_value > p_max THEN
+        RAISE EXCEPTION '% must be between % and %, got %',
+            p_what, p_min, p_max, coalesce(p_value::text, 'NULL')
+            USING ERRCODE = p_code;
+    END IF;
+    RETURN p_value;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._check_range(text, int, int, int, text) IS
+'Returns p_value when it lies in [p_min, p_max], else raises p_code naming p_what.';
+
+CREATE OR REPLACE FUNCTION tasklease._lease_s(p_lease_s int)
+RETURNS int
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT tasklease._check_range(
+        'lease_s', coalesce(p_lease_s, tasklease._setting('lease_s')),
+        1, tasklease._setting('max_lease_s'), 'TL002'
+    );
+$$;
+
+COMMENT ON FUNCTION tasklease._lease_s(int) IS
+'The lease length to use: the caller''s lease_s or the lease_s setting; TL002 when out of range.';
+
+CREATE OR REPLACE FUNCTION tasklease._batch(p_what text, p_batch int, p_default text)
+RETURNS int
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT tasklease._check_range(
+        p_what,
+        coalesce(p_batch, CASE WHEN p_default IS NOT NULL THEN tasklease._setting(p_default) END),
+        1, tasklease._setting('max_batch'), 'TL003'
+    );
+$$;
+
+COMMENT ON FUNCTION tasklease._batch(text, int, text) IS
+'A batch size: the caller''s value, or the setting p_default when NULL; TL003 outside 1..max_batch.';
+
+CREATE OR REPLACE FUNCTION tasklease._check_queue(p_queue text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_queue IS NULL OR p_queue !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid queue name %', coalesce(quote_literal(p_queue), 'NULL')
+            USING ERRCODE = 'TL005',
+                  DETAIL = 'A queue name is 1 to 63 characters: letters, digits and _ . : -, '
+                           'starting with a letter or digit.';
+    END IF;
+    RETURN p_queue;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._check_queue(text) IS
+'Returns the queue name when valid, else raises TL005.';
+
+CREATE OR REPLACE FUNCTION tasklease._check_id(p_what text, p_value bigint)
+RETURNS bigint
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_value IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', p_what
+            USING ERRCODE = 'TL007',
+                  HINT = CASE WHEN p_what = 'lease_token'
+                      THEN 'Pass the lease_token that claim_task returned: every write is fenced by it.'
+                  END;
+    END IF;
+    RETURN p_value;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._check_id(text, bigint) IS
+'Returns p_value when not NULL, else raises TL007 naming p_what.';
+
+-- Delay before attempt n + 1: base * 2^(n - 1), capped, with +-25% jitter so
+-- that tasks that failed together do not come back together.
+CREATE OR REPLACE FUNCTION tasklease._backoff(p_base_s int, p_n int)
+RETURNS interval
+LANGUAGE sql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT make_interval(secs => least(
+        tasklease._setting('retry_max_s')::float8,
+        p_base_s * power(2::float8, least(greatest(p_n - 1, 0), 30))
+    ) * (0.75 + random() * 0.5));
+$$;
+
+COMMENT ON FUNCTION tasklease._backoff(int, int) IS
+'Exponential backoff with jitter: base * 2^(n-1) seconds, capped at retry_max_s, times 0.75..1.25.';
+
+-- The reaper rule.  p_worker_heartbeat is NULL when the owner has no worker
+-- row we may judge (it never heartbeats, or its row is being updated right
+-- now): such an owner is judged by its lease alone.  The first reason that
+-- applies, in this order, is reported.
+CREATE OR REPLACE FUNCTION tasklease._stale_reason(
+    p_lease_expires_at timestamptz,
+    p_updated_at timestamptz,
+    p_worker_heartbeat timestamptz,
+    p_worker_stopped_at timestamptz,
+    p_now timestamptz,
+    p_worker_ttl_s int,
+    p_stale_s int
+)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN p_lease_expires_at < p_now THEN 'lease_expired'
+        WHEN p_worker_heartbeat IS NOT NULL
+            AND (p_worker_stopped_at IS NOT NULL
+                 OR p_worker_heartbeat < p_now - make_interval(secs => p_worker_ttl_s))
+            THEN 'owner_dead'
+        WHEN p_lease_expires_at IS NULL
+            AND p_updated_at < p_now - make_interval(secs => p_stale_s)
+            THEN 'no_lease'
+    END;
+$$;
+
+COMMENT ON FUNCTION tasklease._stale_reason(
+    timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, int, int
+) IS
+'Why a running task is stale (lease_expired, owner_dead, no_lease), or NULL when it is not.';
+
+CREATE OR REPLACE FUNCTION tasklease._budget_action(p_requeue_count int, p_max_requeue int)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN p_requeue_count < p_max_requeue THEN 'requeued' ELSE 'failed' END;
+$$;
+
+COMMENT ON FUNCTION tasklease._budget_action(int, int) IS
+'The retry-budget rule of stale tasks: requeued while requeue_count < max_requeue, else failed.';
+
+CREATE OR REPLACE FUNCTION tasklease._notify(p_queue text)
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_notify('tasklease', p_queue);
+$$;
+
+COMMENT ON FUNCTION tasklease._notify(text) IS
+'Wakes idle workers LISTENing on channel tasklease; the payload is the queue name.';
+
+-- Acts on stale tasks that the caller has already locked (FOR UPDATE):
+-- requeue within the crash budget, else fail; one reaper_log row per task.
+CREATE OR REPLACE FUNCTION tasklease._requeue_or_fail(
+    p_ids bigint[], p_reasons text[], p_max_requeue int, p_actor text
+)
+RETURNS SETOF tasklease.reap_result
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_backoff_s int := tasklease._setting('requeue_backoff_s');
+BEGIN
+    RETURN QUERY
+    WITH old AS (
+        SELECT
+            t.id, t.owner_id, t.lease_token, r.reason,
+            tasklease._budget_action(t.requeue_count, p_max_requeue) = 'requeued' AS requeue
+        FROM tasklease.tasks AS t
+        JOIN unnest(p_ids, p_reasons) AS r (id, reason) ON r.id = t.id
+        WHERE t.status = 'running'
+    ),
+
+    upd AS (
+        UPDATE tasklease.tasks AS t SET
+            status = CASE WHEN old.requeue
+                THEN 'queued'::tasklease.task_status
+                ELSE 'failed'::tasklease.task_status END,
+            requeue_count = t.requeue_count + CASE WHEN old.requeue THEN 1 ELSE 0 END,
+            run_after = CASE WHEN old.requeue
+                THEN now() + tasklease._backoff(v_backoff_s, t.requeue_count + 1)
+                ELSE t.run_after END,
+            owner_id = CASE WHEN old.requeue THEN NULL ELSE t.owner_id END,
+            lease_token = CASE WHEN old.requeue THEN NULL ELSE t.lease_token END,
+            lease_expires_at = NULL,
+            last_error = CASE WHEN old.requeue THEN t.last_error
+                ELSE format(
+                    'requeue budget exhausted: %s stale requeues (max_requeue %s); last reason %s',
+                    t.requeue_count, p_max_requeue, old.reason
+                ) END,
+            finished_at = CASE WHEN old.requeue THEN NULL ELSE now() END,
+            updated_at = now()
+        FROM old
+        WHERE t.id = old.id
+        RETURNING
+            t.id, old.reason, old.owner_id, old.lease_token, t.attempts, t.requeue_count,
+            CASE WHEN old.requeue THEN 'requeued' ELSE 'failed' END AS action
+    ),
+
+    logged AS (
+        INSERT INTO tasklease.reaper_log
+            (task_id, action, reason, owner_id, lease_token, attempts, requeue_count, actor)
+        SELECT u.id, u.action, u.reason, u.owner_id, u.lease_token, u.attempts, u.requeue_count,
+            p_actor
+        FROM upd AS u
+        RETURNING task_id
+    )
+
+    SELECT u.id, u.action, u.reason, u.owner_id, u.attempts
+    FROM upd AS u
+    WHERE u.id IN (SELECT l.task_id FROM logged AS l)
+    ORDER BY u.id;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._requeue_or_fail(bigint[], text[], int, text) IS
+'Applies the crash budget to running tasks the caller has locked and logs each decision.';

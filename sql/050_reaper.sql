@@ -1,0 +1,203 @@
+-- The reaper and the emergency cleanup.
+--
+-- A running task is stale when (first reason that applies):
+--   lease_expired  lease_expires_at < now()
+--   owner_dead     its owner's workers row says stopped, or has not heartbeated
+--                  for worker_ttl_s (owners without a row are judged by lease)
+--   no_lease       no lease at all and updated_at < now() - stale_s
+-- Within the crash budget (requeue_count < max_requeue) it is requeued, else
+-- failed; every decision is a row of tasklease.reaper_log.
+-- Locks: candidate task rows FOR UPDATE SKIP LOCKED (two reapers split the
+-- work, never act twice on a task), the owners' workers rows FOR SHARE SKIP
+-- LOCKED (a row being heartbeated right now is alive).  Cost: the running
+-- set, through tasks_running_owner_idx, whatever the size of the table.
+-- Time source: now().
+
+CREATE OR REPLACE VIEW tasklease.stale_tasks AS
+SELECT
+    t.id AS task_id,
+    tasklease._budget_action(t.requeue_count, s.max_requeue) AS action,
+    r.reason,
+    t.owner_id,
+    t.attempts,
+    t.requeue_count,
+    t.lease_token,
+    t.lease_expires_at,
+    w.last_heartbeat AS owner_last_heartbeat,
+    w.stopped_at AS owner_stopped_at,
+    t.updated_at,
+    t.queue
+FROM tasklease.tasks AS t
+CROSS JOIN (
+    SELECT
+        max(st.value) FILTER (WHERE st.name = 'max_requeue') AS max_requeue,
+        max(st.value) FILTER (WHERE st.name = 'worker_ttl_s') AS worker_ttl_s,
+        max(st.value) FILTER (WHERE st.name = 'stale_s') AS stale_s
+    FROM tasklease.settings AS st
+) AS s
+LEFT JOIN tasklease.workers AS w ON t.owner_id = w.owner_id
+CROSS JOIN LATERAL (
+    SELECT tasklease._stale_reason(
+        t.lease_expires_at, t.updated_at, w.last_heartbeat, w.stopped_at,
+        now(), s.worker_ttl_s, s.stale_s
+    ) AS reason
+) AS r
+WHERE t.status = 'running' AND r.reason IS NOT NULL;
+
+COMMENT ON VIEW tasklease.stale_tasks IS
+'What the reaper would do now, and why: one row per stale running task.';
+
+CREATE OR REPLACE FUNCTION tasklease.reap_stale_tasks(
+    batch int DEFAULT NULL,
+    dry_run boolean DEFAULT false
+)
+RETURNS SETOF tasklease.reap_result
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_batch int := tasklease._batch('batch', reap_stale_tasks.batch, 'reap_batch');
+    v_ttl int := tasklease._setting('worker_ttl_s');
+    v_stale int := tasklease._setting('stale_s');
+    v_ids bigint[];
+    v_reasons text[];
+BEGIN
+    PERFORM set_config('lock_timeout', tasklease._setting('reaper_lock_timeout_ms') || 'ms', true);
+
+    IF coalesce(dry_run, false) THEN
+        RETURN QUERY
+        SELECT s.task_id, s.action, s.reason, s.owner_id, s.attempts
+        FROM tasklease.stale_tasks AS s
+        ORDER BY s.task_id
+        LIMIT v_batch;
+        RETURN;
+    END IF;
+
+    -- 1. Lock the candidates.  Rows a worker or another reaper holds are
+    --    skipped: they are acted on by the next run if still stale.
+    SELECT array_agg(c.id ORDER BY c.id) INTO v_ids
+    FROM (
+        SELECT t.id
+        FROM tasklease.tasks AS t
+        LEFT JOIN tasklease.workers AS w ON t.owner_id = w.owner_id
+        WHERE t.status = 'running'
+            AND tasklease._stale_reason(t.lease_expires_at, t.updated_at, w.last_heartbeat,
+                w.stopped_at, now(), v_ttl, v_stale) IS NOT NULL
+        ORDER BY t.id
+        LIMIT v_batch
+        FOR UPDATE OF t SKIP LOCKED
+    ) AS c;
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- 2. Judge them again with a new snapshot, taken after the task locks:
+    --    a renewal or heartbeat that committed before this point wins.  The
+    --    owners' rows are locked FOR SHARE so that no heartbeat commits while
+    --    we decide; a row we cannot lock is being heartbeated: alive.
+    WITH owners AS (
+        SELECT w.owner_id, w.last_heartbeat, w.stopped_at
+        FROM tasklease.workers AS w
+        WHERE w.owner_id IN (
+            SELECT t.owner_id FROM tasklease.tasks AS t WHERE t.id = ANY(v_ids)
+        )
+        ORDER BY w.owner_id
+        FOR SHARE SKIP LOCKED
+    )
+
+    SELECT array_agg(j.id ORDER BY j.id), array_agg(j.reason ORDER BY j.id)
+    INTO v_ids, v_reasons
+    FROM (
+        SELECT t.id, tasklease._stale_reason(t.lease_expires_at, t.updated_at,
+            o.last_heartbeat, o.stopped_at, now(), v_ttl, v_stale) AS reason
+        FROM tasklease.tasks AS t
+        LEFT JOIN owners AS o ON t.owner_id = o.owner_id
+        WHERE t.id = ANY(v_ids) AND t.status = 'running'
+    ) AS j
+    WHERE j.reason IS NOT NULL;
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+
+    -- 3. Requeue within the crash budget, else fail; log each decision.
+    RETURN QUERY
+    SELECT * FROM tasklease._requeue_or_fail(
+        v_ids, v_reasons, tasklease._setting('max_requeue'), 'reap_stale_tasks'
+    );
+END
+$$;
+
+COMMENT ON FUNCTION tasklease.reap_stale_tasks(int, boolean) IS
+'The reaper: requeues (within max_requeue) or fails up to batch stale running tasks and '
+'returns one row per decision (task_id, action, reason, owner_id, attempts).  dry_run: '
+'what it would do, changing nothing.';
+
+CREATE OR REPLACE FUNCTION tasklease.cleanup_stale_tasks(
+    stale_s int DEFAULT NULL,
+    max_requeue int DEFAULT NULL,
+    batch int DEFAULT NULL,
+    dry_run boolean DEFAULT false
+)
+RETURNS SETOF tasklease.reap_result
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_stale interval := make_interval(secs => tasklease._check_range('stale_s',
+        coalesce(cleanup_stale_tasks.stale_s, tasklease._setting('stale_s')),
+        1, 2147483647, 'TL002'));
+    v_max_requeue int := tasklease._check_range('max_requeue',
+        coalesce(cleanup_stale_tasks.max_requeue, tasklease._setting('max_requeue')),
+        0, 1000000, 'TL007');
+    v_batch int := tasklease._batch('batch', cleanup_stale_tasks.batch, 'reap_batch');
+    v_ids bigint[];
+BEGIN
+    PERFORM set_config('lock_timeout', tasklease._setting('reaper_lock_timeout_ms') || 'ms', true);
+
+    -- Time-based only: running without a renewal (or, for rows without a
+    -- lease, without any update) for longer than stale_s.  No liveness check.
+    IF coalesce(dry_run, false) THEN
+        RETURN QUERY
+        SELECT t.id, tasklease._budget_action(t.requeue_count, v_max_requeue), 'cleanup'::text,
+            t.owner_id, t.attempts
+        FROM tasklease.tasks AS t
+        WHERE t.status = 'running'
+            AND coalesce(t.last_heartbeat, t.updated_at) < now() - v_stale
+        ORDER BY t.id
+        LIMIT v_batch;
+        RETURN;
+    END IF;
+
+    SELECT array_agg(c.id ORDER BY c.id) INTO v_ids
+    FROM (
+        SELECT t.id
+        FROM tasklease.tasks AS t
+        WHERE t.status = 'running'
+            AND coalesce(t.last_heartbeat, t.updated_at) < now() - v_stale
+        ORDER BY t.id
+        LIMIT v_batch
+        FOR UPDATE SKIP LOCKED
+    ) AS c;
+    IF v_ids IS NULL THEN
+        RETURN;
+    END IF;
+
+    RETURN QUERY
+    SELECT * FROM tasklease._requeue_or_fail(
+        v_ids, array_fill('cleanup'::text, ARRAY[cardinality(v_ids)]),
+        v_max_requeue, 'cleanup_stale_tasks'
+    );
+END
+$$;
+
+COMMENT ON FUNCTION tasklease.cleanup_stale_tasks(int, int, int, boolean) IS
+'Emergency cleanup, time-based only: requeues (within max_requeue) or fails running tasks '
+'not renewed for stale_s seconds, with reason cleanup.  dry_run changes nothing.';

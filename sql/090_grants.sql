@@ -1,0 +1,60 @@
+-- Privileges.  Re-applied after every migrate, so a function added later is
+-- covered too: EXECUTE is revoked from PUBLIC on everything in the schema and
+-- granted per role below.  Workers and producers never write tables directly:
+-- they call SECURITY DEFINER functions, which pin search_path.
+--   tasklease_worker    claim, renew, heartbeat, complete, fail, release, recover
+--   tasklease_producer  enqueue, cancel, read task and status views
+--   tasklease_admin     everything: both roles above, settings, reaper, cleanup,
+--                       schedule, pruning, and the tables themselves
+
+REVOKE ALL ON SCHEMA tasklease FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA tasklease FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA tasklease FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA tasklease FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES IN SCHEMA tasklease REVOKE ALL ON TABLES FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA tasklease TO tasklease_worker, tasklease_producer, tasklease_admin;
+GRANT tasklease_worker, tasklease_producer TO tasklease_admin;
+
+-- Read-only helpers that the status views call (function privileges in a
+-- view are checked against the caller).
+GRANT EXECUTE ON FUNCTION
+tasklease._setting(text),
+tasklease._stale_reason(
+    timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, int, int
+),
+tasklease._budget_action(int, int)
+TO tasklease_worker, tasklease_producer;
+
+GRANT SELECT ON
+tasklease.task_status_counts,
+tasklease.stale_tasks,
+tasklease.worker_status,
+tasklease.reaper_activity
+TO tasklease_worker, tasklease_producer;
+
+GRANT EXECUTE ON FUNCTION
+tasklease.claim_task(text, text, int),
+tasklease.claim_tasks(text, int, text, int),
+tasklease.renew_lease(bigint, text, bigint, int),
+tasklease.renew_leases(text, bigint [], bigint [], int),
+tasklease.heartbeat(text, jsonb),
+tasklease.register_worker(text, text, text, int, jsonb, boolean),
+tasklease.worker_stopped(text, text),
+tasklease.complete_task(bigint, text, bigint, jsonb),
+tasklease.complete_tasks(text, bigint [], bigint [], jsonb []),
+tasklease.fail_task(bigint, text, bigint, text, int),
+tasklease.release_owner(text),
+tasklease.recover_owner(text)
+TO tasklease_worker;
+
+GRANT EXECUTE ON FUNCTION
+tasklease.enqueue(jsonb, text, timestamptz, int, int),
+tasklease.enqueue_many(jsonb [], text, timestamptz, int, int),
+tasklease.cancel_task(bigint),
+tasklease.get_task(bigint)
+TO tasklease_producer;
+
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tasklease TO tasklease_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA tasklease TO tasklease_admin;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA tasklease TO tasklease_admin;
