@@ -1,0 +1,94 @@
+"""Shared fixtures. Which server the tests use is decided in backend.py.
+
+Fixtures:
+  pg_backend  (session)  the backend.Backend (``.dsn``, ``.admin_dsn(db)``, ``.restart()``)
+  server_dsn  (session)  superuser DSN to database ``tasklease``, not migrated
+  base_dsn    (session)  the same DSN after ``python -m tasklease migrate`` ran once
+  dsn         (function) base_dsn, with tasklease.tasks/workers/reaper_log truncated first
+  conn        (function) an autocommit psycopg connection to ``dsn``, closed afterwards
+  fresh_db    (function) a factory: ``fresh_db()`` creates an empty, uniquely named database on
+                         the same server and returns its DSN; all are dropped (FORCE) afterwards
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import backend
+import psycopg
+import pytest
+from psycopg import sql
+
+# Tables emptied before each test that uses `dsn` (those that exist; pg_cron's are left alone).
+TRUNCATE_TABLES = ("tasks", "workers", "reaper_log")
+
+
+@pytest.fixture(scope="session")
+def pg_backend():
+    b = backend.start()
+    try:
+        yield b
+    finally:
+        backend.stop()
+
+
+@pytest.fixture(scope="session")
+def server_dsn(pg_backend) -> str:
+    return pg_backend.dsn
+
+
+@pytest.fixture(scope="session")
+def base_dsn(server_dsn) -> str:
+    cmd = [sys.executable, "-m", "tasklease", "migrate", "--dsn", server_dsn]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        pytest.fail(
+            f"`tasklease migrate` failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}",
+            pytrace=False,
+        )
+    return server_dsn
+
+
+@pytest.fixture
+def dsn(base_dsn) -> str:
+    with psycopg.connect(base_dsn, autocommit=True) as c:
+        present = [
+            name
+            for (name,) in c.execute(
+                """
+                SELECT c.relname FROM pg_class AS c
+                JOIN pg_namespace AS n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'tasklease' AND c.relkind IN ('r', 'p')
+                  AND c.relname = ANY(%s)
+                """,
+                (list(TRUNCATE_TABLES),),
+            )
+        ]
+        if present:
+            # fail fast instead of hanging if an earlier test leaked a lock holder
+            c.execute("SET lock_timeout = '10s'")
+            c.execute(
+                sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                    sql.SQL(", ").join(sql.Identifier("tasklease", t) for t in present)
+                )
+            )
+    return base_dsn
+
+
+@pytest.fixture
+def conn(dsn):
+    c = psycopg.connect(dsn, autocommit=True)
+    try:
+        yield c
+    finally:
+        c.close()
+
+
+@pytest.fixture
+def fresh_db(pg_backend):
+    factory = backend.DatabaseFactory(pg_backend)
+    try:
+        yield factory.create
+    finally:
+        factory.drop_all()
