@@ -1,13 +1,13 @@
 -- Settings defaults.  A row is inserted only when missing: an upgrade never
 -- resets a value an operator chose; only the description is refreshed.
 INSERT INTO tasklease.settings AS s (name, value, description) VALUES
-('lease_s', 600, 'Seconds a claim or renewal holds a lease when the caller gives no lease_s.'),
-('stale_s', 900, 'Seconds after which a running task without a lease is stale (reason no_lease); default of cleanup_stale_tasks.'),
-('max_requeue', 3, 'Stale requeues a task may have (crash budget); past it the reaper marks it failed.'),
+('lease_s', 600, 'Seconds a claim or renewal holds a lease unless the caller says.'),
+('stale_s', 900, 'Seconds until a running task without a lease is stale (no_lease).'),
+('max_requeue', 3, 'Stale requeues a task may have (crash budget), then failed.'),
 ('reap_batch', 200, 'Most tasks one reaper or cleanup call acts on.'),
-('worker_ttl_s', 60, 'Seconds without a heartbeat after which a worker is dead (reason owner_dead).'),
-('max_attempts', 5, 'Default handler-failure budget: claims a task may have before fail_task marks it failed.'),
-('requeue_backoff_s', 5, 'Base delay before a reaped or recovered task runs again; doubles per requeue, jittered.'),
+('worker_ttl_s', 60, 'Seconds without a heartbeat until a worker is dead.'),
+('max_attempts', 5, 'Default handler-failure budget (claims per task).'),
+('requeue_backoff_s', 5, 'Base delay before a reaped task runs again; doubles, jittered.'),
 ('retry_base_s', 10, 'Base delay of fail_task retries; doubles per attempt, jittered.'),
 ('retry_max_s', 3600, 'Cap on any retry or requeue delay.'),
 ('max_lease_s', 86400, 'Largest lease_s a caller may ask for.'),
@@ -18,6 +18,5 @@ INSERT INTO tasklease.settings AS s (name, value, description) VALUES
 ('finished_retention_s', 604800, 'Finished tasks older than this are pruned.'),
 ('log_retention_s', 2592000, 'Reaper log rows older than this are pruned.'),
 ('prune_batch', 5000, 'Most rows one prune call deletes from each table.'),
-('reaper_lock_timeout_ms', 2000, 'lock_timeout of the reaper and cleanup calls.'),
-('reaper_statement_timeout_ms', 60000, 'statement_timeout of the scheduled reaper and prune jobs.')
+('reaper_lock_timeout_ms', 2000, 'lock_timeout of the reaper and cleanup calls.')
 ON CONFLICT (name) DO UPDATE SET description = excluded.description;

@@ -41,7 +41,7 @@ CREATE OR REPLACE FUNCTION tasklease.register_worker(
     host text DEFAULT NULL,
     pid int DEFAULT NULL,
     info jsonb DEFAULT NULL,
-    takeover boolean DEFAULT false
+    takeover boolean DEFAULT FALSE
 )
 RETURNS tasklease.workers
 LANGUAGE plpgsql
@@ -61,7 +61,7 @@ BEGIN
         RAISE EXCEPTION 'info must be a JSON object' USING ERRCODE = 'TL007';
     END IF;
     SELECT * INTO v_prev FROM tasklease.workers AS w WHERE w.owner_id = v_owner FOR UPDATE;
-    IF FOUND AND NOT coalesce(register_worker.takeover, false)
+    IF FOUND AND NOT coalesce(register_worker.takeover, FALSE)
         AND v_prev.incarnation IS DISTINCT FROM register_worker.incarnation
         AND v_prev.stopped_at IS NULL
         AND v_prev.last_heartbeat >= now() - make_interval(secs => tasklease._setting('worker_ttl_s'))

@@ -49,7 +49,7 @@ COMMENT ON VIEW tasklease.stale_tasks IS
 
 CREATE OR REPLACE FUNCTION tasklease.reap_stale_tasks(
     batch int DEFAULT NULL,
-    dry_run boolean DEFAULT false
+    dry_run boolean DEFAULT FALSE
 )
 RETURNS SETOF tasklease.reap_result
 LANGUAGE plpgsql
@@ -68,7 +68,7 @@ DECLARE
 BEGIN
     PERFORM set_config('lock_timeout', tasklease._setting('reaper_lock_timeout_ms') || 'ms', true);
 
-    IF coalesce(dry_run, false) THEN
+    IF coalesce(dry_run, FALSE) THEN
         RETURN QUERY
         SELECT s.task_id, s.action, s.reason, s.owner_id, s.attempts
         FROM tasklease.stale_tasks AS s
@@ -140,7 +140,7 @@ CREATE OR REPLACE FUNCTION tasklease.cleanup_stale_tasks(
     stale_s int DEFAULT NULL,
     max_requeue int DEFAULT NULL,
     batch int DEFAULT NULL,
-    dry_run boolean DEFAULT false
+    dry_run boolean DEFAULT FALSE
 )
 RETURNS SETOF tasklease.reap_result
 LANGUAGE plpgsql
@@ -164,7 +164,7 @@ BEGIN
 
     -- Time-based only: running without a renewal (or, for rows without a
     -- lease, without any update) for longer than stale_s.  No liveness check.
-    IF coalesce(dry_run, false) THEN
+    IF coalesce(dry_run, FALSE) THEN
         RETURN QUERY
         SELECT t.id, tasklease._budget_action(t.requeue_count, v_max_requeue), 'cleanup'::text,
             t.owner_id, t.attempts

@@ -125,18 +125,15 @@ $$;
 COMMENT ON FUNCTION tasklease._cron_version() IS
 'Version of the pg_cron extension in this database as an int array; TL010 when absent.';
 
--- The command pg_cron runs: bounded by the reaper's statement_timeout setting.
-CREATE OR REPLACE FUNCTION tasklease._cron_command(p_call text)
-RETURNS text
-LANGUAGE sql
-STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT format('SET statement_timeout = %L; SELECT %s',
-        tasklease._setting('reaper_statement_timeout_ms') || 'ms', p_call);
-$$;
-
-CREATE OR REPLACE FUNCTION tasklease.schedule_reaper(schedule text DEFAULT NULL)
+-- pg_cron runs each job as the role that scheduled it (here the owner of
+-- these functions) or as run_as.  A job cannot bound its own
+-- statement_timeout (SET in the job's command has no effect on pg_cron 1.4):
+-- bound it on that role, e.g. ALTER ROLE tasklease_reaper SET
+-- statement_timeout = '60s'; the reaper bounds its own lock waits.
+CREATE OR REPLACE FUNCTION tasklease.schedule_reaper(
+    schedule text DEFAULT NULL,
+    run_as text DEFAULT NULL
+)
 RETURNS bigint
 LANGUAGE plpgsql
 VOLATILE
@@ -150,32 +147,71 @@ DECLARE
         nullif(btrim(schedule_reaper.schedule), ''),
         CASE WHEN v_version >= ARRAY[1, 5] THEN '30 seconds' ELSE '* * * * *' END
     );
+    v_run_as text := coalesce(schedule_reaper.run_as, current_user);
     v_job bigint;
+    v_reaper_job bigint;
+    v_name text;
+    v_when text;
+    v_command text;
 BEGIN
-    BEGIN
-        EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO v_job
-        USING 'tasklease-reaper', v_schedule,
-            tasklease._cron_command('count(*) FROM tasklease.reap_stale_tasks()');
-    EXCEPTION WHEN invalid_parameter_value OR data_exception THEN
-        RAISE EXCEPTION 'pg_cron % rejected the schedule %', array_to_string(v_version, '.'),
-            quote_literal(v_schedule)
-            USING ERRCODE = 'TL011',
-                  DETAIL = SQLERRM,
-                  HINT = 'Use cron syntax (''* * * * *'' is every minute); '
-                         'schedules in seconds (''30 seconds'') need pg_cron 1.5 or newer.';
-    END;
-    EXECUTE 'SELECT cron.schedule($1, $2, $3)'
-    USING 'tasklease-prune', '*/5 * * * *',
-        tasklease._cron_command(
-            'tasklease.prune_finished_tasks(), tasklease.prune_reaper_log()'
-        );
-    RETURN v_job;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS r
+                   WHERE r.rolname = v_run_as AND r.rolcanlogin) THEN
+        RAISE EXCEPTION 'run_as role % does not exist or cannot log in', quote_ident(v_run_as)
+            USING ERRCODE = 'TL007',
+                  HINT = 'pg_cron runs jobs only as roles with the LOGIN attribute.';
+    END IF;
+    FOR v_name, v_when, v_command IN
+        VALUES
+        ('tasklease-reaper', v_schedule, 'SELECT count(*) FROM tasklease.reap_stale_tasks()'),
+        ('tasklease-prune', '*/5 * * * *',
+            'SELECT tasklease.prune_finished_tasks(), tasklease.prune_reaper_log()')
+    LOOP
+        -- Idempotent: one job per name, re-created with the new schedule.
+        PERFORM tasklease._cron_unschedule(v_name);
+        BEGIN
+            EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5)' INTO v_job
+            USING v_name, v_when, v_command, current_database(), v_run_as;
+        EXCEPTION WHEN invalid_parameter_value OR data_exception THEN
+            RAISE EXCEPTION 'pg_cron % rejected the schedule %',
+                array_to_string(v_version, '.'), quote_literal(v_when)
+                USING ERRCODE = 'TL011',
+                      DETAIL = SQLERRM,
+                      HINT = 'Use cron syntax (''* * * * *'' is every minute); '
+                             'schedules in seconds (''30 seconds'') need pg_cron 1.5 or newer.';
+        END;
+        IF v_name = 'tasklease-reaper' THEN
+            v_reaper_job := v_job;
+        END IF;
+    END LOOP;
+    RETURN v_reaper_job;
 END
 $$;
 
-COMMENT ON FUNCTION tasklease.schedule_reaper(text) IS
+COMMENT ON FUNCTION tasklease.schedule_reaper(text, text) IS
 'Registers (or updates) the pg_cron jobs tasklease-reaper (default every 30 seconds on pg_cron '
-'1.5+, every minute before) and tasklease-prune; idempotent; returns the reaper''s job id.';
+'1.5+, every minute before) and tasklease-prune, run as run_as (default: the function owner); '
+'idempotent; returns the reaper''s job id.';
+
+CREATE OR REPLACE FUNCTION tasklease._cron_unschedule(p_name text)
+RETURNS boolean
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_job bigint;
+    v_found boolean := FALSE;
+BEGIN
+    FOR v_job IN EXECUTE 'SELECT jobid FROM cron.job WHERE jobname = $1' USING p_name LOOP
+        EXECUTE 'SELECT cron.unschedule($1)' USING v_job;
+        v_found := TRUE;
+    END LOOP;
+    RETURN v_found;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._cron_unschedule(text) IS
+'Removes every pg_cron job named p_name, whoever runs it; true when one existed.';
 
 CREATE OR REPLACE FUNCTION tasklease.unschedule_reaper()
 RETURNS boolean
@@ -184,19 +220,10 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    v_found boolean := false;
-    v_job bigint;
-    v_name text;
 BEGIN
     PERFORM tasklease._cron_version();
-    FOREACH v_name IN ARRAY ARRAY['tasklease-reaper', 'tasklease-prune'] LOOP
-        FOR v_job IN EXECUTE 'SELECT jobid FROM cron.job WHERE jobname = $1' USING v_name LOOP
-            EXECUTE 'SELECT cron.unschedule($1)' USING v_job;
-            v_found := v_found OR v_name = 'tasklease-reaper';
-        END LOOP;
-    END LOOP;
-    RETURN v_found;
+    PERFORM tasklease._cron_unschedule('tasklease-prune');
+    RETURN tasklease._cron_unschedule('tasklease-reaper');
 END
 $$;
 

@@ -14,7 +14,8 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA tasklease FROM PUBLIC;
 ALTER DEFAULT PRIVILEGES IN SCHEMA tasklease REVOKE ALL ON TABLES FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA tasklease TO tasklease_worker, tasklease_producer, tasklease_admin;
-GRANT tasklease_worker, tasklease_producer TO tasklease_admin;
+GRANT tasklease_worker TO tasklease_admin;
+GRANT tasklease_producer TO tasklease_admin;
 
 -- Read-only helpers that the status views call (function privileges in a
 -- view are checked against the caller).
@@ -45,7 +46,9 @@ tasklease.complete_task(bigint, text, bigint, jsonb),
 tasklease.complete_tasks(text, bigint [], bigint [], jsonb []),
 tasklease.fail_task(bigint, text, bigint, text, int),
 tasklease.release_owner(text),
-tasklease.recover_owner(text)
+tasklease.recover_owner(text),
+tasklease.owned_tasks(text),
+tasklease.completed_by(text, bigint [], bigint [])
 TO tasklease_worker;
 
 GRANT EXECUTE ON FUNCTION

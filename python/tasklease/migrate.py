@@ -187,7 +187,9 @@ def _run(conn, migrations, repeatables, report, force_sql, log) -> None:
         report.applied.append(m.name)
         log(f"applied migration {m.name}")
 
-    stored = dict(conn.execute("SELECT name, checksum FROM tasklease.schema_repeatables").fetchall())
+    stored = dict(
+        conn.execute("SELECT name, checksum FROM tasklease.schema_repeatables").fetchall()
+    )
     wanted = {f.name: f.checksum for f in repeatables}
     if force_sql or report.applied or stored != wanted:
         with conn.transaction():
