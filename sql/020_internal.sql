@@ -144,6 +144,7 @@ BEGIN
             USING ERRCODE = 'TL007',
                   HINT = CASE WHEN p_what = 'lease_token'
                       THEN 'Pass the lease_token that claim_task returned: every write is fenced by it.'
+                      ELSE format('Pass a non-NULL %s.', p_what)
                   END;
     END IF;
     RETURN p_value;

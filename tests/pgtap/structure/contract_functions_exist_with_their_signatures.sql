@@ -1,0 +1,130 @@
+-- Every contract function exists with its argument types and return type, and
+-- every public function is SECURITY DEFINER (workers and producers have no
+-- table privileges of their own).
+BEGIN;
+\ir ../_fixtures.psql
+SELECT plan(70);
+
+SELECT has_function('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer'], 'enqueue(jsonb, text, timestamp with time zone, integer, integer) exists');
+SELECT function_returns('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer'], 'bigint',
+    'enqueue returns bigint');
+SELECT is_definer('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer'], 'enqueue is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer'], 'enqueue_many(jsonb[], text, timestamp with time zone, integer, integer) exists');
+SELECT function_returns('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer'], 'setof bigint',
+    'enqueue_many returns setof bigint');
+SELECT is_definer('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer'], 'enqueue_many is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'claim_task', ARRAY['text', 'text', 'integer'], 'claim_task(text, text, integer) exists');
+SELECT function_returns('tasklease', 'claim_task', ARRAY['text', 'text', 'integer'], 'setof tasklease.claimed_task',
+    'claim_task returns setof tasklease.claimed_task');
+SELECT is_definer('tasklease', 'claim_task', ARRAY['text', 'text', 'integer'], 'claim_task is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'claim_tasks', ARRAY['text', 'integer', 'text', 'integer'], 'claim_tasks(text, integer, text, integer) exists');
+SELECT function_returns('tasklease', 'claim_tasks', ARRAY['text', 'integer', 'text', 'integer'], 'setof tasklease.claimed_task',
+    'claim_tasks returns setof tasklease.claimed_task');
+SELECT is_definer('tasklease', 'claim_tasks', ARRAY['text', 'integer', 'text', 'integer'], 'claim_tasks is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'renew_lease', ARRAY['bigint', 'text', 'bigint', 'integer'], 'renew_lease(bigint, text, bigint, integer) exists');
+SELECT function_returns('tasklease', 'renew_lease', ARRAY['bigint', 'text', 'bigint', 'integer'], 'timestamp with time zone',
+    'renew_lease returns timestamp with time zone');
+SELECT is_definer('tasklease', 'renew_lease', ARRAY['bigint', 'text', 'bigint', 'integer'], 'renew_lease is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'renew_leases', ARRAY['text', 'bigint[]', 'bigint[]', 'integer'], 'renew_leases(text, bigint[], bigint[], integer) exists');
+SELECT function_returns('tasklease', 'renew_leases', ARRAY['text', 'bigint[]', 'bigint[]', 'integer'], 'setof record',
+    'renew_leases returns setof record');
+SELECT is_definer('tasklease', 'renew_leases', ARRAY['text', 'bigint[]', 'bigint[]', 'integer'], 'renew_leases is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'heartbeat', ARRAY['text', 'jsonb'], 'heartbeat(text, jsonb) exists');
+SELECT function_returns('tasklease', 'heartbeat', ARRAY['text', 'jsonb'], 'void',
+    'heartbeat returns void');
+SELECT is_definer('tasklease', 'heartbeat', ARRAY['text', 'jsonb'], 'heartbeat is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean'], 'register_worker(text, text, text, integer, jsonb, boolean) exists');
+SELECT function_returns('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean'], 'tasklease.workers',
+    'register_worker returns tasklease.workers');
+SELECT is_definer('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean'], 'register_worker is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'worker_stopped', ARRAY['text', 'text'], 'worker_stopped(text, text) exists');
+SELECT function_returns('tasklease', 'worker_stopped', ARRAY['text', 'text'], 'boolean',
+    'worker_stopped returns boolean');
+SELECT is_definer('tasklease', 'worker_stopped', ARRAY['text', 'text'], 'worker_stopped is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'complete_task', ARRAY['bigint', 'text', 'bigint', 'jsonb'], 'complete_task(bigint, text, bigint, jsonb) exists');
+SELECT function_returns('tasklease', 'complete_task', ARRAY['bigint', 'text', 'bigint', 'jsonb'], 'boolean',
+    'complete_task returns boolean');
+SELECT is_definer('tasklease', 'complete_task', ARRAY['bigint', 'text', 'bigint', 'jsonb'], 'complete_task is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'complete_tasks', ARRAY['text', 'bigint[]', 'bigint[]', 'jsonb[]'], 'complete_tasks(text, bigint[], bigint[], jsonb[]) exists');
+SELECT function_returns('tasklease', 'complete_tasks', ARRAY['text', 'bigint[]', 'bigint[]', 'jsonb[]'], 'setof bigint',
+    'complete_tasks returns setof bigint');
+SELECT is_definer('tasklease', 'complete_tasks', ARRAY['text', 'bigint[]', 'bigint[]', 'jsonb[]'], 'complete_tasks is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'fail_task', ARRAY['bigint', 'text', 'bigint', 'text', 'integer'], 'fail_task(bigint, text, bigint, text, integer) exists');
+SELECT function_returns('tasklease', 'fail_task', ARRAY['bigint', 'text', 'bigint', 'text', 'integer'], 'tasklease.task_status',
+    'fail_task returns tasklease.task_status');
+SELECT is_definer('tasklease', 'fail_task', ARRAY['bigint', 'text', 'bigint', 'text', 'integer'], 'fail_task is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'cancel_task', ARRAY['bigint'], 'cancel_task(bigint) exists');
+SELECT function_returns('tasklease', 'cancel_task', ARRAY['bigint'], 'boolean',
+    'cancel_task returns boolean');
+SELECT is_definer('tasklease', 'cancel_task', ARRAY['bigint'], 'cancel_task is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'get_task', ARRAY['bigint'], 'get_task(bigint) exists');
+SELECT function_returns('tasklease', 'get_task', ARRAY['bigint'], 'setof tasklease.tasks',
+    'get_task returns setof tasklease.tasks');
+SELECT is_definer('tasklease', 'get_task', ARRAY['bigint'], 'get_task is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'release_owner', ARRAY['text'], 'release_owner(text) exists');
+SELECT function_returns('tasklease', 'release_owner', ARRAY['text'], 'integer',
+    'release_owner returns integer');
+SELECT is_definer('tasklease', 'release_owner', ARRAY['text'], 'release_owner is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'recover_owner', ARRAY['text'], 'recover_owner(text) exists');
+SELECT function_returns('tasklease', 'recover_owner', ARRAY['text'], 'integer',
+    'recover_owner returns integer');
+SELECT is_definer('tasklease', 'recover_owner', ARRAY['text'], 'recover_owner is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'reap_stale_tasks', ARRAY['integer', 'boolean'], 'reap_stale_tasks(integer, boolean) exists');
+SELECT function_returns('tasklease', 'reap_stale_tasks', ARRAY['integer', 'boolean'], 'setof tasklease.reap_result',
+    'reap_stale_tasks returns setof tasklease.reap_result');
+SELECT is_definer('tasklease', 'reap_stale_tasks', ARRAY['integer', 'boolean'], 'reap_stale_tasks is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'cleanup_stale_tasks', ARRAY['integer', 'integer', 'integer', 'boolean'], 'cleanup_stale_tasks(integer, integer, integer, boolean) exists');
+SELECT function_returns('tasklease', 'cleanup_stale_tasks', ARRAY['integer', 'integer', 'integer', 'boolean'], 'setof tasklease.reap_result',
+    'cleanup_stale_tasks returns setof tasklease.reap_result');
+SELECT is_definer('tasklease', 'cleanup_stale_tasks', ARRAY['integer', 'integer', 'integer', 'boolean'], 'cleanup_stale_tasks is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'schedule_reaper', ARRAY['text'], 'schedule_reaper(text) exists');
+SELECT function_returns('tasklease', 'schedule_reaper', ARRAY['text'], 'bigint',
+    'schedule_reaper returns bigint');
+SELECT is_definer('tasklease', 'schedule_reaper', ARRAY['text'], 'schedule_reaper is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'unschedule_reaper', ARRAY[]::text[], 'unschedule_reaper() exists');
+SELECT function_returns('tasklease', 'unschedule_reaper', ARRAY[]::text[], 'boolean',
+    'unschedule_reaper returns boolean');
+SELECT is_definer('tasklease', 'unschedule_reaper', ARRAY[]::text[], 'unschedule_reaper is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'set_setting', ARRAY['text', 'integer'], 'set_setting(text, integer) exists');
+SELECT function_returns('tasklease', 'set_setting', ARRAY['text', 'integer'], 'integer',
+    'set_setting returns integer');
+SELECT is_definer('tasklease', 'set_setting', ARRAY['text', 'integer'], 'set_setting is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'prune_finished_tasks', ARRAY['integer'], 'prune_finished_tasks(integer) exists');
+SELECT function_returns('tasklease', 'prune_finished_tasks', ARRAY['integer'], 'integer',
+    'prune_finished_tasks returns integer');
+SELECT is_definer('tasklease', 'prune_finished_tasks', ARRAY['integer'], 'prune_finished_tasks is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'prune_reaper_log', ARRAY['integer'], 'prune_reaper_log(integer) exists');
+SELECT function_returns('tasklease', 'prune_reaper_log', ARRAY['integer'], 'integer',
+    'prune_reaper_log returns integer');
+SELECT is_definer('tasklease', 'prune_reaper_log', ARRAY['integer'], 'prune_reaper_log is SECURITY DEFINER');
+
+SELECT is(
+    (SELECT count(*)::int FROM pg_proc
+     WHERE pronamespace = 'tasklease'::regnamespace AND proname !~ '^_' AND NOT prosecdef),
+    0, 'no public (non-underscore) function of the schema is SECURITY INVOKER'
+);
+
+SELECT * FROM finish();
+ROLLBACK;

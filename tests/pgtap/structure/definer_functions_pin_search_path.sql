@@ -1,0 +1,45 @@
+-- SECURITY DEFINER functions pin search_path to pg_catalog, pg_temp (or ''),
+-- so a caller's objects can never stand in for pg_catalog's or tasklease's;
+-- and no function of the schema is executable by PUBLIC.
+BEGIN;
+\ir ../_fixtures.psql
+SELECT plan(5);
+
+SELECT cmp_ok(
+    (SELECT count(*)::int FROM pg_proc
+     WHERE pronamespace = 'tasklease'::regnamespace AND prosecdef),
+    '>=', 23, 'the schema has its SECURITY DEFINER functions'
+);
+SELECT is_empty(
+    $$SELECT p.oid::regprocedure::text FROM pg_proc AS p
+      WHERE p.pronamespace = 'tasklease'::regnamespace AND p.prosecdef
+        AND NOT coalesce(p.proconfig && ARRAY[
+            'search_path=pg_catalog, pg_temp', 'search_path=""', 'search_path='
+        ], false)$$,
+    'every SECURITY DEFINER function has search_path pinned to pg_catalog, pg_temp or '''''
+);
+SELECT is_empty(
+    $$SELECT p.oid::regprocedure::text FROM pg_proc AS p
+      WHERE p.pronamespace = 'tasklease'::regnamespace
+        AND NOT coalesce(
+            EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c (setting)
+                    WHERE c.setting LIKE 'search_path=%'), false)$$,
+    'every function of the schema, definer or not, pins its search_path'
+);
+SELECT is_empty(
+    $$SELECT p.oid::regprocedure::text FROM pg_proc AS p
+      WHERE p.pronamespace = 'tasklease'::regnamespace
+        AND (p.proacl IS NULL OR EXISTS (
+            SELECT 1 FROM aclexplode(p.proacl) AS a
+            WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE'))$$,
+    'no function of the schema is executable by PUBLIC'
+);
+SELECT is_empty(
+    $$SELECT c.relname FROM pg_class AS c
+      WHERE c.relnamespace = 'tasklease'::regnamespace AND c.relkind IN ('r', 'v', 'S')
+        AND EXISTS (SELECT 1 FROM aclexplode(c.relacl) AS a WHERE a.grantee = 0)$$,
+    'no table, view or sequence of the schema grants anything to PUBLIC'
+);
+
+SELECT * FROM finish();
+ROLLBACK;

@@ -1,0 +1,86 @@
+-- tasklease_producer: enqueue, enqueue_many, cancel_task, get_task and the
+-- status views; nothing else, no direct table access.
+BEGIN;
+\ir ../_fixtures.psql
+SELECT plan(36);
+
+SELECT schema_privs_are('tasklease', 'tasklease_producer', ARRAY['USAGE'],
+    'tasklease_producer may use the schema, not create in it');
+SELECT set_eq(
+    $$SELECT p.oid::regprocedure FROM pg_proc AS p
+      WHERE p.pronamespace = 'tasklease'::regnamespace
+        AND has_function_privilege('tasklease_producer', p.oid, 'EXECUTE')$$,
+    $$VALUES ('tasklease.enqueue(jsonb, text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.enqueue_many(jsonb[], text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.cancel_task(bigint)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure)$$,
+    'tasklease_producer can execute enqueue, enqueue_many, cancel_task, get_task (and view helpers) only'
+);
+SELECT function_privs_are('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
+    'tasklease_producer may call enqueue');
+SELECT function_privs_are('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
+    'tasklease_producer may call enqueue_many');
+SELECT function_privs_are('tasklease', 'cancel_task', ARRAY['bigint']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
+    'tasklease_producer may call cancel_task');
+SELECT function_privs_are('tasklease', 'get_task', ARRAY['bigint']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
+    'tasklease_producer may call get_task');
+SELECT function_privs_are('tasklease', 'claim_task', ARRAY['text', 'text', 'integer']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call claim_task');
+SELECT function_privs_are('tasklease', 'claim_tasks', ARRAY['text', 'integer', 'text', 'integer']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call claim_tasks');
+SELECT function_privs_are('tasklease', 'renew_lease', ARRAY['bigint', 'text', 'bigint', 'integer']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call renew_lease');
+SELECT function_privs_are('tasklease', 'renew_leases', ARRAY['text', 'bigint[]', 'bigint[]', 'integer']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call renew_leases');
+SELECT function_privs_are('tasklease', 'heartbeat', ARRAY['text', 'jsonb']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call heartbeat');
+SELECT function_privs_are('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call register_worker');
+SELECT function_privs_are('tasklease', 'worker_stopped', ARRAY['text', 'text']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call worker_stopped');
+SELECT function_privs_are('tasklease', 'complete_task', ARRAY['bigint', 'text', 'bigint', 'jsonb']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call complete_task');
+SELECT function_privs_are('tasklease', 'complete_tasks', ARRAY['text', 'bigint[]', 'bigint[]', 'jsonb[]']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call complete_tasks');
+SELECT function_privs_are('tasklease', 'fail_task', ARRAY['bigint', 'text', 'bigint', 'text', 'integer']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call fail_task');
+SELECT function_privs_are('tasklease', 'release_owner', ARRAY['text']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call release_owner');
+SELECT function_privs_are('tasklease', 'recover_owner', ARRAY['text']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call recover_owner');
+SELECT function_privs_are('tasklease', 'reap_stale_tasks', ARRAY['integer', 'boolean']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call reap_stale_tasks');
+SELECT function_privs_are('tasklease', 'cleanup_stale_tasks', ARRAY['integer', 'integer', 'integer', 'boolean']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call cleanup_stale_tasks');
+SELECT function_privs_are('tasklease', 'schedule_reaper', ARRAY['text']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call schedule_reaper');
+SELECT function_privs_are('tasklease', 'unschedule_reaper', ARRAY[]::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call unschedule_reaper');
+SELECT function_privs_are('tasklease', 'set_setting', ARRAY['text', 'integer']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call set_setting');
+SELECT function_privs_are('tasklease', 'prune_finished_tasks', ARRAY['integer']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call prune_finished_tasks');
+SELECT function_privs_are('tasklease', 'prune_reaper_log', ARRAY['integer']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call prune_reaper_log');
+SELECT function_privs_are('tasklease', 'owned_tasks', ARRAY['text']::name[], 'tasklease_producer',
+    ARRAY[]::text[], 'tasklease_producer may not call owned_tasks');
+SELECT function_privs_are('tasklease', 'completed_by', ARRAY['text', 'bigint[]', 'bigint[]']::name[],
+    'tasklease_producer', ARRAY[]::text[], 'tasklease_producer may not call completed_by');
+SELECT table_privs_are('tasklease', 'tasks', 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer has no privilege on table tasks');
+SELECT table_privs_are('tasklease', 'workers', 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer has no privilege on table workers');
+SELECT table_privs_are('tasklease', 'settings', 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer has no privilege on table settings');
+SELECT table_privs_are('tasklease', 'reaper_log', 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer has no privilege on table reaper_log');
+SELECT table_privs_are('tasklease', 'schema_migrations', 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer has no privilege on table schema_migrations');
+SELECT table_privs_are('tasklease', 'task_status_counts', 'tasklease_producer', ARRAY['SELECT'],
+    'tasklease_producer may read view task_status_counts');
+SELECT table_privs_are('tasklease', 'stale_tasks', 'tasklease_producer', ARRAY['SELECT'],
+    'tasklease_producer may read view stale_tasks');
+SELECT table_privs_are('tasklease', 'worker_status', 'tasklease_producer', ARRAY['SELECT'],
+    'tasklease_producer may read view worker_status');
+SELECT table_privs_are('tasklease', 'reaper_activity', 'tasklease_producer', ARRAY['SELECT'],
+    'tasklease_producer may read view reaper_activity');
+
+SELECT * FROM finish();
+ROLLBACK;
