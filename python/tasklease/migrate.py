@@ -9,6 +9,9 @@
 - sql/ (functions, views, settings defaults, grants) is re-applied in one
   transaction whenever any of its files changed or a migration was applied;
   otherwise it is left alone, so a second run changes nothing.
+- Safe on a live database: every transaction runs with a bounded lock_timeout
+  and is retried with backoff when it hits it, so a migration that needs a
+  lock held by a long transaction never queues the workers behind it.
 - When pg_cron is installed in the database and no reaper job exists yet, the
   reaper is scheduled, so a fresh install heals itself without further steps.
 """
@@ -16,7 +19,9 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +127,8 @@ def migrate(
     target: int | None = None,
     schedule: bool = True,
     force_sql: bool = False,
+    lock_timeout_ms: int = 5000,
+    lock_retries: int = 5,
     log: Callable[[str], None] | None = None,
 ) -> MigrateReport:
     """Bring the database up to date; safe to run any number of times, concurrently."""
@@ -139,7 +146,8 @@ def migrate(
         with translate_errors():
             conn.execute("SELECT pg_advisory_lock(%s, %s)", LOCK_KEY)
             try:
-                _run(conn, migrations, repeatables, report, force_sql, log or (lambda _: None))
+                tx = _Retrying(conn, lock_timeout_ms, lock_retries, log or (lambda _: None))
+                _run(conn, tx, migrations, repeatables, report, force_sql)
                 if schedule:
                     _schedule(conn, report)
                 else:
@@ -152,9 +160,39 @@ def migrate(
     return report
 
 
-def _run(conn, migrations, repeatables, report, force_sql, log) -> None:
-    with conn.transaction():
-        conn.execute(_BOOTSTRAP)
+class _Retrying:
+    """Runs a unit of work in a transaction with a bounded lock_timeout, retried on 55P03."""
+
+    def __init__(self, conn, lock_timeout_ms: int, retries: int, log) -> None:
+        self.conn, self.lock_timeout_ms, self.retries, self.log = (
+            conn, lock_timeout_ms, retries, log
+        )
+
+    def __call__(self, what: str, work: Callable[[], None]) -> None:
+        for attempt in range(1, self.retries + 2):
+            try:
+                with self.conn.transaction():
+                    self.conn.execute(
+                        "SELECT set_config('lock_timeout', %s, true)",
+                        (f"{self.lock_timeout_ms}ms",),
+                    )
+                    work()
+                return
+            except psycopg.errors.LockNotAvailable as exc:
+                if attempt > self.retries:
+                    raise MigrationError(
+                        f"{what}: could not take its locks within {self.lock_timeout_ms} ms "
+                        f"in {attempt} attempts; a long transaction holds them "
+                        "(see pg_stat_activity); retry later or raise --lock-timeout-ms"
+                    ) from exc
+                delay = min(30.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.5)
+                self.log(f"{what}: lock_timeout after {self.lock_timeout_ms} ms, "
+                         f"retrying in {delay:.1f} s")
+                time.sleep(delay)
+
+
+def _run(conn, tx: _Retrying, migrations, repeatables, report, force_sql) -> None:
+    tx("bootstrap", lambda: conn.execute(_BOOTSTRAP))
     applied = {
         row[0]: (row[1], row[2])
         for row in conn.execute("SELECT version, name, checksum FROM tasklease.schema_migrations")
@@ -177,25 +215,30 @@ def _run(conn, migrations, repeatables, report, force_sql, log) -> None:
                     "never edit a landed migration: add a new one"
                 )
             continue
-        with conn.transaction():
+        def apply(m: Migration = m) -> None:
             conn.execute(m.text)
             conn.execute(
                 "INSERT INTO tasklease.schema_migrations (version, name, checksum) "
                 "VALUES (%s, %s, %s)",
                 (m.version, m.name, m.checksum),
             )
+
+        tx(f"migration {m.name}", apply)
         report.applied.append(m.name)
-        log(f"applied migration {m.name}")
+        tx.log(f"applied migration {m.name}")
 
     stored = dict(
         conn.execute("SELECT name, checksum FROM tasklease.schema_repeatables").fetchall()
     )
     wanted = {f.name: f.checksum for f in repeatables}
     if force_sql or report.applied or stored != wanted:
-        with conn.transaction():
+
+        def apply_sql() -> None:
             for f in repeatables:
                 try:
                     conn.execute(f.text)
+                except psycopg.errors.LockNotAvailable:
+                    raise
                 except psycopg.Error as exc:
                     raise MigrationError(f"sql/{f.name}: {exc}") from exc
             conn.execute("DELETE FROM tasklease.schema_repeatables")
@@ -204,8 +247,10 @@ def _run(conn, migrations, repeatables, report, force_sql, log) -> None:
                     "INSERT INTO tasklease.schema_repeatables (name, checksum) VALUES (%s, %s)",
                     list(wanted.items()),
                 )
+
+        tx("sql/", apply_sql)
         report.sql_applied = True
-        log(f"sql/: {len(repeatables)} files applied")
+        tx.log(f"sql/: {len(repeatables)} files applied")
 
 
 def _schedule(conn, report: MigrateReport) -> None:
