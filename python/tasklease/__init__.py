@@ -1,6 +1,9 @@
 """tasklease: a Postgres-native task queue with fenced, time-boxed leases."""
 
-from .errors import (
+__version__ = "0.1.0"
+
+from .client import Client, QueueCount, Stats, TaskInfo, WorkerInfo  # noqa: E402
+from .errors import (  # noqa: E402
     CronUnavailable,
     InvalidInput,
     MigrationError,
@@ -8,15 +11,22 @@ from .errors import (
     TaskNotFound,
     WorkerNameInUse,
 )
-from .migrate import migrate
+from .migrate import migrate  # noqa: E402
+from .worker import Task, Worker  # noqa: E402
 
 __all__ = [
+    "Client",
     "CronUnavailable",
     "InvalidInput",
     "MigrationError",
+    "QueueCount",
+    "Stats",
+    "Task",
+    "TaskInfo",
     "TaskNotFound",
     "TaskleaseError",
+    "Worker",
+    "WorkerInfo",
     "WorkerNameInUse",
     "migrate",
 ]
-__version__ = "0.1.0"

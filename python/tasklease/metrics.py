@@ -1,0 +1,104 @@
+"""Prometheus text metrics of a worker, served with the standard library only."""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Upper bounds (seconds) of the renew latency histogram.
+RENEW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+_COUNTERS = {
+    "claimed": "Tasks claimed.",
+    "completed": "Task completions accepted by the database.",
+    "failed": "Handler failures reported with fail_task.",
+    "lost_leases": "Leases found gone (renewal or completion refused, or local deadline passed).",
+    "released": "Tasks given back at shutdown with release_owner.",
+    "recovered": "Tasks of a previous life requeued at startup with recover_owner.",
+    "reconnects": "Database reconnections after a lost connection.",
+}
+
+
+class Metrics:
+    """Thread-safe counters, the in-flight gauge and the renew latency histogram."""
+
+    def __init__(self, worker: str = "") -> None:
+        self.worker = worker
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(_COUNTERS, 0)
+        self._in_flight = 0
+        self._renew_buckets = [0] * len(RENEW_BUCKETS)
+        self._renew_count = 0
+        self._renew_sum = 0.0
+
+    def inc(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._counts[name] += n
+
+    def set_in_flight(self, n: int) -> None:
+        with self._lock:
+            self._in_flight = n
+
+    def observe_renew(self, seconds: float) -> None:
+        with self._lock:
+            self._renew_count += 1
+            self._renew_sum += seconds
+            for i, bound in enumerate(RENEW_BUCKETS):
+                if seconds <= bound:
+                    self._renew_buckets[i] += 1
+
+    def value(self, name: str) -> int:
+        with self._lock:
+            return self._in_flight if name == "in_flight" else self._counts[name]
+
+    def render(self) -> str:
+        """The exposition text format (version 0.0.4)."""
+        label = f'worker="{_escape(self.worker)}"'
+        out: list[str] = []
+        with self._lock:
+            for name, help_text in _COUNTERS.items():
+                metric = f"tasklease_{name}_total"
+                out += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter"]
+                out.append(f"{metric}{{{label}}} {self._counts[name]}")
+            out += [
+                "# HELP tasklease_in_flight Tasks whose handler is running or whose outcome "
+                "is not yet stored.",
+                "# TYPE tasklease_in_flight gauge",
+                f"tasklease_in_flight{{{label}}} {self._in_flight}",
+                "# HELP tasklease_renew_seconds Latency of one renew_leases call.",
+                "# TYPE tasklease_renew_seconds histogram",
+            ]
+            for bound, n in zip(RENEW_BUCKETS, self._renew_buckets):
+                out.append(f'tasklease_renew_seconds_bucket{{{label},le="{bound}"}} {n}')
+            out.append(f'tasklease_renew_seconds_bucket{{{label},le="+Inf"}} {self._renew_count}')
+            out.append(f"tasklease_renew_seconds_sum{{{label}}} {self._renew_sum:.6f}")
+            out.append(f"tasklease_renew_seconds_count{{{label}}} {self._renew_count}")
+        return "\n".join(out) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def serve(metrics: Metrics, port: int, host: str = "") -> ThreadingHTTPServer:
+    """Serve metrics.render() at /metrics (and /) on port, from a daemon thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            if self.path.split("?")[0] not in ("/", "/metrics"):
+                self.send_error(404)
+                return
+            body = metrics.render().encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="tasklease-metrics", daemon=True).start()
+    return server

@@ -1,0 +1,152 @@
+"""The tasklease command line: output (tables and --json) and exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from tasklease.cli import EXIT_ERROR, EXIT_OK, EXIT_USAGE, main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _expired_running_task(conn, owner: str = "ghost") -> int:
+    """A running task whose lease ran out a minute ago (and last renewed then)."""
+    task_id = conn.execute("SELECT tasklease.enqueue('{}'::jsonb)").fetchone()[0]
+    conn.execute("SELECT * FROM tasklease.claim_task(%s, 'default')", (owner,))
+    conn.execute(
+        "UPDATE tasklease.tasks SET lease_expires_at = now() - interval '1 minute', "
+        "last_heartbeat = now() - interval '1 hour' WHERE id = %s", (task_id,))
+    return task_id
+
+
+def _status(conn, task_id: int) -> str:
+    return conn.execute(
+        "SELECT status::text FROM tasklease.tasks WHERE id = %s", (task_id,)
+    ).fetchone()[0]
+
+
+def test_enqueue_one_prints_its_id(conn, dsn, capsys):
+    code, out, _ = run(capsys, "enqueue", "--dsn", dsn, "--queue", "q1", "--priority", "3",
+                       "--max-attempts", "2", '{"x": 1}')
+    assert code == EXIT_OK
+    task_id = int(out.strip())
+    row = conn.execute(
+        "SELECT queue, payload, priority, max_attempts, run_after <= now() "
+        "FROM tasklease.tasks WHERE id = %s", (task_id,)).fetchone()
+    assert row == ("q1", {"x": 1}, 3, 2, True)
+
+
+def test_enqueue_from_stdin_in_order(conn, dsn, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"n": 1}\n\n{"n": 2}\n[3]\n'))
+    code, out, _ = run(capsys, "enqueue", "--dsn", dsn, "--run-after", "3600", "-")
+    assert code == EXIT_OK
+    ids = [int(x) for x in out.split()]
+    rows = conn.execute(
+        "SELECT payload, run_after > now() + interval '50 minutes' FROM tasklease.tasks "
+        "WHERE id = ANY(%s) ORDER BY id", (ids,)).fetchall()
+    assert rows == [({"n": 1}, True), ({"n": 2}, True), ([3], True)]
+
+
+def test_enqueue_errors_have_exit_codes(conn, dsn, capsys):
+    code, _, err = run(capsys, "enqueue", "--dsn", dsn, "{not json")
+    assert code == EXIT_USAGE and err.startswith("tasklease: error:")
+    code, _, err = run(capsys, "enqueue", "--dsn", dsn, "--queue", "bad queue", "{}")
+    assert code == EXIT_ERROR and err.startswith("tasklease: error:")
+    assert len(err.strip().splitlines()) == 1
+    with pytest.raises(SystemExit) as usage:
+        main(["enqueue", "--dsn", dsn, "--priority", "high", "{}"])
+    assert usage.value.code == EXIT_USAGE
+    assert conn.execute("SELECT count(*) FROM tasklease.tasks").fetchone()[0] == 0
+
+
+def test_status_json_and_table(conn, dsn, capsys):
+    conn.execute("SELECT tasklease.enqueue_many(ARRAY['1', '2']::jsonb[], 'sq')")
+    stale = _expired_running_task(conn)
+    conn.execute("SELECT tasklease.heartbeat('st-worker')")
+    code, out, _ = run(capsys, "status", "--dsn", dsn, "--json")
+    assert code == EXIT_OK
+    data = json.loads(out)
+    assert {(r["queue"], r["status"], r["tasks"]) for r in data["tasks"]} == {
+        ("sq", "queued", 2), ("default", "running", 1)}
+    assert [(w["worker"], w["state"]) for w in data["workers"]] == [("st-worker", "alive")]
+    assert [(s["task"], s["reason"]) for s in data["stale_tasks"]] == [(stale, "lease_expired")]
+    assert data["reaper_log"] == []
+    code, out, _ = run(capsys, "status", "--dsn", dsn)
+    assert code == EXIT_OK
+    assert "st-worker" in out and "lease_expired" in out
+
+
+def test_reap_dry_run_changes_nothing_then_reaps(conn, dsn, capsys):
+    task_id = _expired_running_task(conn)
+    code, out, _ = run(capsys, "reap", "--dsn", dsn, "--dry-run", "--json")
+    assert code == EXIT_OK
+    data = json.loads(out)
+    assert data["dry_run"] is True
+    assert data["actions"] == [{"task": task_id, "action": "requeued", "reason": "lease_expired",
+                                "owner": "ghost", "attempts": 1}]
+    assert _status(conn, task_id) == "running"
+    code, out, _ = run(capsys, "reap", "--dsn", dsn, "--batch", "5")
+    assert code == EXIT_OK
+    header = out.splitlines()[1].split()
+    assert header == ["task", "action", "reason", "owner", "attempts"]
+    assert out.splitlines()[2].split() == [str(task_id), "requeued", "lease_expired", "ghost", "1"]
+    assert _status(conn, task_id) == "queued"
+
+
+def test_cleanup_stale_defaults_from_env(conn, dsn, capsys, monkeypatch):
+    task_id = _expired_running_task(conn)
+    monkeypatch.setenv("TASK_STALE_S", "7200")  # two hours: the task is not that stale
+    code, out, _ = run(capsys, "cleanup-stale", "--dsn", dsn, "--dry-run", "--json")
+    assert code == EXIT_OK and json.loads(out)["actions"] == []
+    monkeypatch.setenv("TASK_STALE_S", "60")
+    monkeypatch.setenv("TASK_MAX_REQUEUE", "0")
+    code, out, _ = run(capsys, "cleanup-stale", "--dsn", dsn, "--dry-run", "--json")
+    assert [(a["task"], a["action"], a["reason"]) for a in json.loads(out)["actions"]] == [
+        (task_id, "failed", "cleanup")]
+    assert _status(conn, task_id) == "running"
+    code, _, _ = run(capsys, "cleanup-stale", "--dsn", dsn, "--max-requeue", "1")
+    assert code == EXIT_OK and _status(conn, task_id) == "queued"
+    monkeypatch.setenv("TASK_STALE_S", "soon")
+    code, _, err = run(capsys, "cleanup-stale", "--dsn", dsn)
+    assert code == EXIT_USAGE and err.startswith("tasklease: error:")
+
+
+def test_schedule_on_and_off(conn, dsn, capsys):
+    cron = "SELECT count(*) FROM pg_extension WHERE extname = 'pg_cron'"
+    if not conn.execute(cron).fetchone()[0]:
+        code, _, _ = run(capsys, "schedule", "--dsn", dsn)
+        assert code == EXIT_ERROR  # TL010
+        return
+    try:
+        code, out, _ = run(capsys, "schedule", "--dsn", dsn, "--off", "--json")
+        assert code == EXIT_OK
+        assert json.loads(out)["jobs"] == []
+        code, out, _ = run(capsys, "schedule", "--dsn", dsn, "--every", "*/2 * * * *", "--json")
+        assert code == EXIT_OK
+        data = json.loads(out)
+        jobs = {j["jobname"]: j["schedule"] for j in data["jobs"]}
+        assert jobs["tasklease-reaper"] == "*/2 * * * *" and "tasklease-prune" in jobs
+        code, _, err = run(capsys, "schedule", "--dsn", dsn, "--every", "every now and then")
+        assert code == EXIT_ERROR and err.startswith("tasklease: error:")
+    finally:
+        assert run(capsys, "schedule", "--dsn", dsn)[0] == EXIT_OK  # back to the default
+
+
+def test_worker_usage_errors(dsn, capsys):
+    code, _, err = run(capsys, "worker", "--dsn", dsn, "no_colon")
+    assert code == EXIT_USAGE and err.startswith("tasklease: error:")
+    code, _, _ = run(capsys, "worker", "--dsn", dsn, "no_such_module_xyz:f")
+    assert code == EXIT_USAGE
+    code, _, _ = run(capsys, "worker", "--dsn", dsn, "json:no_such_function")
+    assert code == EXIT_USAGE
+
+
+def test_migrate_still_works(dsn, capsys):
+    code, out, _ = run(capsys, "migrate", "--dsn", dsn, "--no-schedule")
+    assert code == EXIT_OK and "migrations: up to date" in out

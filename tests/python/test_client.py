@@ -1,0 +1,52 @@
+"""tasklease.Client: enqueue, get, cancel, stats; errors mapped from SQLSTATEs."""
+
+from __future__ import annotations
+
+import pytest
+import tasklease
+from tasklease.errors import InvalidQueue
+
+
+def test_enqueue_get_cancel_and_stats(dsn):
+    with tasklease.Client(dsn) as client:
+        one = client.enqueue({"to": "a"}, queue="mail", priority=2, max_attempts=4)
+        many = client.enqueue_many([{"n": 1}, {"n": 2}, None])
+        assert len(many) == 3 and many == sorted(many) and one not in many
+        task = client.get(one)
+        assert isinstance(task, tasklease.TaskInfo)
+        assert (task.id, task.queue, task.payload, task.priority, task.status,
+                task.max_attempts, task.attempts) == (one, "mail", {"to": "a"}, 2, "queued", 4, 0)
+        assert client.get(many[2]).payload is None
+        assert client.get(10**12) is None
+        assert client.cancel(one) is True
+        assert client.get(one).status == "cancelled"
+        assert client.cancel(one) is False
+        stats = client.stats()
+        assert stats.count("queued") == 3
+        assert stats.count("cancelled", queue="mail") == 1
+        assert stats.count("queued", queue="mail") == 0
+        assert stats.stale_tasks == 0
+        assert client.enqueue_many([]) == []
+
+
+def test_errors_are_mapped_from_sqlstates(dsn):
+    client = tasklease.Client(dsn)
+    try:
+        with pytest.raises(InvalidQueue) as bad_queue:
+            client.enqueue({}, queue="no spaces allowed")
+        assert bad_queue.value.sqlstate == "TL005"
+        with pytest.raises(tasklease.TaskNotFound) as missing:
+            client.cancel(10**12)
+        assert missing.value.sqlstate == "TL009"
+        with pytest.raises(tasklease.InvalidInput) as bad_attempts:
+            client.enqueue({}, max_attempts=0)
+        assert bad_attempts.value.sqlstate == "TL007"
+    finally:
+        client.close()
+
+
+def test_no_io_before_first_use(dsn):
+    client = tasklease.Client("postgresql://nobody@127.0.0.1:1/none")  # never reachable
+    client.close()  # nothing was opened, nothing fails
+    with tasklease.Client(dsn) as c:
+        assert c.conn.info.parameter_status("application_name") == "tasklease:client"
