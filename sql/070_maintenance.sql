@@ -166,8 +166,10 @@ BEGIN
         ('tasklease-prune', '*/5 * * * *',
             'SELECT tasklease.prune_finished_tasks(), tasklease.prune_reaper_log()')
     LOOP
-        -- Idempotent: one job per name, re-created with the new schedule.
-        PERFORM tasklease._cron_unschedule(v_name);
+        -- Idempotent: one job per name.  pg_cron updates a job of the same
+        -- name and user in place (same job id); one under another user (an
+        -- earlier run_as) is removed.
+        PERFORM tasklease._cron_unschedule(v_name, v_run_as);
         BEGIN
             EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5)' INTO v_job
             USING v_name, v_when, v_command, current_database(), v_run_as;
@@ -192,7 +194,7 @@ COMMENT ON FUNCTION tasklease.schedule_reaper(text, text) IS
 '1.5+, every minute before) and tasklease-prune, run as run_as (default: the function owner); '
 'idempotent; returns the reaper''s job id.';
 
-CREATE OR REPLACE FUNCTION tasklease._cron_unschedule(p_name text)
+CREATE OR REPLACE FUNCTION tasklease._cron_unschedule(p_name text, p_keep_user text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql
 VOLATILE
@@ -202,7 +204,10 @@ DECLARE
     v_job bigint;
     v_found boolean := FALSE;
 BEGIN
-    FOR v_job IN EXECUTE 'SELECT jobid FROM cron.job WHERE jobname = $1' USING p_name LOOP
+    FOR v_job IN EXECUTE
+        'SELECT jobid FROM cron.job WHERE jobname = $1 AND username::text COLLATE "C" IS DISTINCT FROM $2'
+        USING p_name, p_keep_user
+    LOOP
         EXECUTE 'SELECT cron.unschedule($1)' USING v_job;
         v_found := TRUE;
     END LOOP;
@@ -210,8 +215,8 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION tasklease._cron_unschedule(text) IS
-'Removes every pg_cron job named p_name, whoever runs it; true when one existed.';
+COMMENT ON FUNCTION tasklease._cron_unschedule(text, text) IS
+'Removes the pg_cron jobs named p_name, except one run by p_keep_user; true when one existed.';
 
 CREATE OR REPLACE FUNCTION tasklease.unschedule_reaper()
 RETURNS boolean

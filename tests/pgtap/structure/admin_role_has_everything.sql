@@ -16,7 +16,7 @@ SELECT function_privs_are('tasklease', 'reap_stale_tasks', ARRAY['integer', 'boo
     'tasklease_admin may call reap_stale_tasks');
 SELECT function_privs_are('tasklease', 'cleanup_stale_tasks', ARRAY['integer', 'integer', 'integer', 'boolean']::name[], 'tasklease_admin', ARRAY['EXECUTE'],
     'tasklease_admin may call cleanup_stale_tasks');
-SELECT function_privs_are('tasklease', 'schedule_reaper', ARRAY['text']::name[], 'tasklease_admin', ARRAY['EXECUTE'],
+SELECT function_privs_are('tasklease', 'schedule_reaper', ARRAY['text', 'text']::name[], 'tasklease_admin', ARRAY['EXECUTE'],
     'tasklease_admin may call schedule_reaper');
 SELECT function_privs_are('tasklease', 'unschedule_reaper', ARRAY[]::name[], 'tasklease_admin', ARRAY['EXECUTE'],
     'tasklease_admin may call unschedule_reaper');

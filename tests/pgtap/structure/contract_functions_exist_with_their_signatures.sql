@@ -95,10 +95,10 @@ SELECT function_returns('tasklease', 'cleanup_stale_tasks', ARRAY['integer', 'in
     'cleanup_stale_tasks returns setof tasklease.reap_result');
 SELECT is_definer('tasklease', 'cleanup_stale_tasks', ARRAY['integer', 'integer', 'integer', 'boolean'], 'cleanup_stale_tasks is SECURITY DEFINER');
 
-SELECT has_function('tasklease', 'schedule_reaper', ARRAY['text'], 'schedule_reaper(text) exists');
-SELECT function_returns('tasklease', 'schedule_reaper', ARRAY['text'], 'bigint',
+SELECT has_function('tasklease', 'schedule_reaper', ARRAY['text', 'text'], 'schedule_reaper(text, text) exists');
+SELECT function_returns('tasklease', 'schedule_reaper', ARRAY['text', 'text'], 'bigint',
     'schedule_reaper returns bigint');
-SELECT is_definer('tasklease', 'schedule_reaper', ARRAY['text'], 'schedule_reaper is SECURITY DEFINER');
+SELECT is_definer('tasklease', 'schedule_reaper', ARRAY['text', 'text'], 'schedule_reaper is SECURITY DEFINER');
 
 SELECT has_function('tasklease', 'unschedule_reaper', ARRAY[]::text[], 'unschedule_reaper() exists');
 SELECT function_returns('tasklease', 'unschedule_reaper', ARRAY[]::text[], 'boolean',

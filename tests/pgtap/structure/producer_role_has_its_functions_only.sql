@@ -49,7 +49,7 @@ SELECT function_privs_are('tasklease', 'reap_stale_tasks', ARRAY['integer', 'boo
     'tasklease_producer may not call reap_stale_tasks');
 SELECT function_privs_are('tasklease', 'cleanup_stale_tasks', ARRAY['integer', 'integer', 'integer', 'boolean']::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call cleanup_stale_tasks');
-SELECT function_privs_are('tasklease', 'schedule_reaper', ARRAY['text']::name[], 'tasklease_producer', ARRAY[]::text[],
+SELECT function_privs_are('tasklease', 'schedule_reaper', ARRAY['text', 'text']::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call schedule_reaper');
 SELECT function_privs_are('tasklease', 'unschedule_reaper', ARRAY[]::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call unschedule_reaper');
