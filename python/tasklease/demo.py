@@ -89,6 +89,11 @@ def setup(conn: psycopg.Connection, run: Run) -> None:
         " task_id bigint, lease_token bigint, pid int, at timestamptz DEFAULT now())"
     )
     conn.execute("TRUNCATE tasklease_demo.executions")
+    conn.execute(
+        "DELETE FROM tasklease.reaper_log WHERE task_id IN "
+        "(SELECT id FROM tasklease.tasks WHERE queue = %s)",
+        (QUEUE,),
+    )
     conn.execute("DELETE FROM tasklease.tasks WHERE queue = %s", (QUEUE,))
     conn.execute("DELETE FROM tasklease.workers WHERE owner_id = ANY(%s)", (list(WORKERS),))
     for name, value in DEMO_SETTINGS.items():
