@@ -1,0 +1,10 @@
+"""The no-op handler of the end-to-end worker section: ``tasklease worker bench.noop:handle``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def handle(task: Any) -> None:
+    """Does nothing: the measurement is the queue's overhead per task."""
+    return None

@@ -1,0 +1,131 @@
+"""The benchmark's smoke run: bench/run.py's code in quick mode, so it never rots.
+
+It runs in a fresh database of its own (the floor table included) and leaves nothing behind.
+It asserts the shape of the results and that every measurement is a number > 0; it never
+asserts a timing (speed targets are the bench's business, printed as PASS/MISS).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import backend
+import psycopg
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from tasklease.migrate import migrate  # noqa: E402
+
+from bench import report  # noqa: E402
+from bench import run as bench_run  # noqa: E402
+from bench.config import SECTIONS, make_config  # noqa: E402
+
+PATHS = ("floor_single", "api_single", "floor_batch", "api_batch")
+
+
+def positive(x) -> bool:
+    return isinstance(x, (int, float)) and not math.isnan(x) and x > 0
+
+
+@pytest.fixture(scope="module")
+def quick_results(pg_backend):
+    """One quick run of every section in a fresh, migrated database (dropped afterwards)."""
+    factory = backend.DatabaseFactory(pg_backend, prefix="tl_bench")
+    try:
+        dsn = factory.create()
+        migrate(dsn, schedule=False)
+        cfg = make_config(quick=True)
+        results = bench_run.run_bench(dsn, cfg, log=lambda _msg: None)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            left = conn.execute("SELECT count(*) FROM tasklease.tasks").fetchone()[0]
+            floor = conn.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'bench_floor'"
+            ).fetchone()[0]
+        yield cfg, results, left, floor
+    finally:
+        factory.drop_all()
+
+
+def test_throughput_and_latency_are_positive_numbers(quick_results):
+    cfg, results, _, _ = quick_results
+    for path in PATHS:
+        for c in cfg.concurrencies:
+            m = results["throughput"][path][str(c)]
+            assert positive(m["jobs_per_s"]), (path, c, m)
+            assert len(m["runs"]) == cfg.reps
+            assert positive(m["claim_p50_ms"]) and m["claim_p99_ms"] >= m["claim_p50_ms"]
+    assert set(results["latency"]) == set(PATHS)
+
+
+def test_worker_end_to_end_is_measured(quick_results):
+    cfg, results, _, _ = quick_results
+    for c in cfg.worker_concurrencies:
+        m = results["worker"][str(c)]
+        assert positive(m["jobs_per_s"]), (c, m)
+        assert m["processes"] * m["threads"] == c
+
+
+def test_reaper_acts_on_the_stale_set_at_every_size(quick_results):
+    cfg, results, _, _ = quick_results
+    assert set(results["reaper"]) == {str(n) for n in cfg.reaper_finished}
+    for r in results["reaper"].values():
+        for kind in ("dry_run", "real"):
+            assert positive(r[kind]["ms"])
+            assert r[kind]["acted_on"] == [cfg.reaper_stale] * cfg.reaper_repeats
+
+
+def test_hot_share_and_soak_are_measured(quick_results):
+    cfg, results, _, _ = quick_results
+    hot = results["hot"]
+    assert hot["renewals"] == cfg.hot_tasks * cfg.hot_rounds
+    assert hot["updates"] >= hot["renewals"] and 0 <= hot["hot_updates"] <= hot["updates"]
+    soak = results["soak"]
+    assert soak["cycles"] >= cfg.soak
+    assert len(soak["samples"]) >= 2
+    assert all(positive(s["table_bytes"]) and positive(s["index_bytes"]) for s in soak["samples"])
+
+
+def test_profile_compares_the_function_bodies_run_inline(quick_results):
+    _, results, _, _ = quick_results
+    assert {"claim (LIMIT 1)", "complete_task", "renew_lease"} <= set(results["profile"]["explain"])
+    for by_c in results["profile"]["inline"].values():
+        assert all(positive(m["jobs_per_s"]) for m in by_c.values())
+
+
+def test_every_target_has_a_verdict_and_nothing_is_left_behind(quick_results):
+    _, results, left, floor = quick_results
+    assert results["targets"] and all(t["pass"] in (True, False) for t in results["targets"])
+    assert left == 0 and floor == 0
+
+
+def test_report_files_are_written(quick_results, tmp_path):
+    _, results, _, _ = quick_results
+    report.write_json(results, tmp_path / "results.json")
+    written = report.plot(results, tmp_path)
+    assert (tmp_path / "results.json").stat().st_size > 0
+    assert {p.name for p in written} == {"throughput.png", "soak.png"}
+    text = report.render(results)
+    assert "Targets:" in text and ("PASS" in text or "MISS" in text)
+
+
+def test_targets_judge_ratios_against_the_floor():
+    def tp(jobs_per_s):
+        return {"1": {"jobs_per_s": jobs_per_s}}
+
+    results = {"throughput": {"floor_single": tp(1000.0), "api_single": tp(790.0),
+                              "floor_batch": tp(1000.0), "api_batch": tp(900.0)}}
+    verdicts = {t["target"].split(" >=")[0]: t["pass"] for t in report.targets(results)}
+    assert verdicts["SQL API single"] is False
+    assert verdicts["SQL API batched"] is True
+
+
+def test_unknown_section_is_refused():
+    with pytest.raises(ValueError):
+        make_config(only="floor,nosuchsection")
+    assert make_config(only="reaper").only == ("reaper",)
+    assert set(make_config().only) == set(SECTIONS)
