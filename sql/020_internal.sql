@@ -81,16 +81,21 @@ $$;
 COMMENT ON FUNCTION tasklease._check_range(text, int, int, int, text) IS
 'Returns p_value when it lies in [p_min, p_max], else raises p_code naming p_what.';
 
+-- _lease_s and _batch are plpgsql rather than sql: a sql function with a SET
+-- clause is never inlined and plans its statement again on every call, which
+-- cost the claim path more than the check itself; plpgsql keeps the plan.
 CREATE OR REPLACE FUNCTION tasklease._lease_s(p_lease_s int)
 RETURNS int
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT tasklease._check_range(
+BEGIN
+    RETURN tasklease._check_range(
         'lease_s', coalesce(p_lease_s, tasklease._setting('lease_s')),
         1, tasklease._setting('max_lease_s'), 'TL002'
     );
+END
 $$;
 
 COMMENT ON FUNCTION tasklease._lease_s(int) IS
@@ -98,15 +103,17 @@ COMMENT ON FUNCTION tasklease._lease_s(int) IS
 
 CREATE OR REPLACE FUNCTION tasklease._batch(p_what text, p_batch int, p_default text)
 RETURNS int
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT tasklease._check_range(
+BEGIN
+    RETURN tasklease._check_range(
         p_what,
         coalesce(p_batch, CASE WHEN p_default IS NOT NULL THEN tasklease._setting(p_default) END),
         1, tasklease._setting('max_batch'), 'TL003'
     );
+END
 $$;
 
 COMMENT ON FUNCTION tasklease._batch(text, int, text) IS

@@ -94,6 +94,7 @@ LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -103,7 +104,11 @@ DECLARE
 BEGIN
     -- Two statements rather than one "queue IS NULL OR" predicate, so that
     -- each uses its own partial index in claim order.  The MATERIALIZED CTE
-    -- locks exactly the rows it picks: never more than max_tasks.
+    -- locks exactly the rows it picks: never more than max_tasks.  The
+    -- UPDATE finds them by primary key (id = ANY of the picked ids), a plan
+    -- that does not depend on max_tasks: so one generic plan serves every
+    -- call (plan_cache_mode above) instead of a custom plan per call, whose
+    -- planning cost more than the claim itself (bench/README.md).
     IF claim_tasks.queue IS NULL THEN
         RETURN QUERY
         WITH picked AS MATERIALIZED (
@@ -120,7 +125,7 @@ BEGIN
                 lease_token = nextval('tasklease.lease_token_seq'),
                 lease_expires_at = now() + v_lease, last_heartbeat = now(),
                 attempts = t.attempts + 1, updated_at = now()
-            FROM picked WHERE t.id = picked.id
+            WHERE t.id = ANY(ARRAY(SELECT p.id FROM picked AS p))
             RETURNING t.id, t.queue, t.payload, t.attempts, t.lease_token, t.lease_expires_at,
                 t.priority, t.run_after
         )
@@ -144,7 +149,7 @@ BEGIN
                 lease_token = nextval('tasklease.lease_token_seq'),
                 lease_expires_at = now() + v_lease, last_heartbeat = now(),
                 attempts = t.attempts + 1, updated_at = now()
-            FROM picked WHERE t.id = picked.id
+            WHERE t.id = ANY(ARRAY(SELECT p.id FROM picked AS p))
             RETURNING t.id, t.queue, t.payload, t.attempts, t.lease_token, t.lease_expires_at,
                 t.priority, t.run_after
         )
@@ -165,12 +170,17 @@ CREATE OR REPLACE FUNCTION tasklease.claim_task(
     lease_s int DEFAULT NULL
 )
 RETURNS SETOF tasklease.claimed_task
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    -- plpgsql, not sql: a sql function with SET is never inlined and plans
+    -- its statement again on every call; plpgsql keeps the plan.
+    RETURN QUERY
     SELECT * FROM tasklease.claim_tasks(claim_task.owner, 1, claim_task.queue, claim_task.lease_s);
+END
 $$;
 
 COMMENT ON FUNCTION tasklease.claim_task(text, text, int) IS
