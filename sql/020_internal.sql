@@ -32,11 +32,16 @@ $$;
 COMMENT ON FUNCTION tasklease._setting(text) IS
 'Value of one row of tasklease.settings; TL006 when it is missing.';
 
-CREATE OR REPLACE FUNCTION tasklease._check_owner(p_owner text)
+-- The checks and rules below have no SET search_path clause: they use only
+-- built-in functions and operators (always resolved in pg_catalog first) and
+-- schema-qualified tasklease names, run inside SECURITY DEFINER callers whose
+-- search_path is pinned, and are not definers themselves.  A SET clause
+-- costs a GUC save and restore on every call and keeps a sql function from
+-- being inlined (the reaper rule is inlined into stale_tasks and the reaper).
+CREATE OR REPLACE FUNCTION tasklease._check_owner_len(p_owner text, p_max_len int)
 RETURNS text
 LANGUAGE plpgsql
-STABLE
-SET search_path = pg_catalog, pg_temp
+IMMUTABLE
 AS $$
 BEGIN
     IF p_owner IS NULL OR btrim(p_owner) = '' THEN
@@ -44,9 +49,9 @@ BEGIN
             USING ERRCODE = 'TL001',
                   HINT = 'Pass the worker name that claims, renews and completes tasks.';
     END IF;
-    IF char_length(p_owner) > tasklease._setting('max_owner_len') THEN
+    IF char_length(p_owner) > p_max_len THEN
         RAISE EXCEPTION 'owner is % characters long, longer than max_owner_len (%)',
-            char_length(p_owner), tasklease._setting('max_owner_len')
+            char_length(p_owner), p_max_len
             USING ERRCODE = 'TL001';
     END IF;
     IF p_owner ~ '[[:cntrl:]]' THEN
@@ -57,8 +62,21 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION tasklease._check_owner_len(text, int) IS
+'Returns the owner when it is a valid worker name of at most p_max_len characters, else TL001.';
+
+CREATE OR REPLACE FUNCTION tasklease._check_owner(p_owner text)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+AS $$
+BEGIN
+    RETURN tasklease._check_owner_len(p_owner, tasklease._setting('max_owner_len'));
+END
+$$;
+
 COMMENT ON FUNCTION tasklease._check_owner(text) IS
-'Returns the owner when it is a valid worker name, else raises TL001.';
+'Returns the owner when it is a valid worker name (max_owner_len), else raises TL001.';
 
 CREATE OR REPLACE FUNCTION tasklease._check_range(
     p_what text, p_value int, p_min int, p_max int, p_code text
@@ -66,7 +84,6 @@ CREATE OR REPLACE FUNCTION tasklease._check_range(
 RETURNS int
 LANGUAGE plpgsql
 IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF p_value IS NULL OR p_value < p_min OR p_value > p_max THEN
@@ -88,7 +105,6 @@ CREATE OR REPLACE FUNCTION tasklease._lease_s(p_lease_s int)
 RETURNS int
 LANGUAGE plpgsql
 STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN tasklease._check_range(
@@ -105,7 +121,6 @@ CREATE OR REPLACE FUNCTION tasklease._batch(p_what text, p_batch int, p_default 
 RETURNS int
 LANGUAGE plpgsql
 STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     RETURN tasklease._check_range(
@@ -123,7 +138,6 @@ CREATE OR REPLACE FUNCTION tasklease._check_queue(p_queue text)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF p_queue IS NULL OR p_queue !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' THEN
@@ -143,7 +157,6 @@ CREATE OR REPLACE FUNCTION tasklease._check_id(p_what text, p_value bigint)
 RETURNS bigint
 LANGUAGE plpgsql
 IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF p_value IS NULL THEN
@@ -194,7 +207,6 @@ CREATE OR REPLACE FUNCTION tasklease._stale_reason(
 RETURNS text
 LANGUAGE sql
 IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
         WHEN p_lease_expires_at < p_now THEN 'lease_expired'
@@ -217,7 +229,6 @@ CREATE OR REPLACE FUNCTION tasklease._budget_action(p_requeue_count int, p_max_r
 RETURNS text
 LANGUAGE sql
 IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE WHEN p_requeue_count < p_max_requeue THEN 'requeued' ELSE 'failed' END;
 $$;

@@ -447,6 +447,6 @@ def test_invariant_check_detects_a_broken_row(conn):
     """The checker itself can fail: a row that breaks an invariant is reported."""
     conn.execute("SELECT tasklease.enqueue('1')")
     with conn.transaction(force_rollback=True):
-        conn.execute("ALTER TABLE tasklease.tasks DROP CONSTRAINT tasks_finished_at_check")
+        conn.execute("ALTER TABLE tasklease.tasks DROP CONSTRAINT tasks_state_check")
         conn.execute("UPDATE tasklease.tasks SET finished_at = now()")
         assert violations(conn) == ["finished_at not set exactly for terminal states"]
