@@ -174,6 +174,25 @@ $$;
 COMMENT ON FUNCTION tasklease._check_id(text, bigint) IS
 'Returns p_value when not NULL, else raises TL007 naming p_what.';
 
+CREATE OR REPLACE FUNCTION tasklease._check_pairs(p_ids bigint [], p_tokens bigint [])
+RETURNS int
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_ids IS NULL OR p_tokens IS NULL OR cardinality(p_ids) <> cardinality(p_tokens) THEN
+        RAISE EXCEPTION 'task_ids and lease_tokens must be arrays of the same length'
+            USING ERRCODE = 'TL007';
+    END IF;
+    RETURN tasklease._batch('task_ids', cardinality(p_ids), NULL);
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._check_pairs(bigint [], bigint []) IS
+'The batch size of (task_ids, lease_tokens) arrays of equal length: TL007 when they differ, '
+'TL003 outside 1..max_batch.';
+
 -- Delay before attempt n + 1: base * 2^(n - 1), capped, with +-25% jitter so
 -- that tasks that failed together do not come back together.
 CREATE OR REPLACE FUNCTION tasklease._backoff(p_base_s int, p_n int)

@@ -260,12 +260,7 @@ DECLARE
     v_owner text := tasklease._check_owner(renew_leases.owner);
     v_lease interval := make_interval(secs => tasklease._lease_s(renew_leases.lease_s));
 BEGIN
-    IF task_ids IS NULL OR lease_tokens IS NULL
-        OR cardinality(task_ids) <> cardinality(lease_tokens) THEN
-        RAISE EXCEPTION 'task_ids and lease_tokens must be arrays of the same length'
-            USING ERRCODE = 'TL007';
-    END IF;
-    PERFORM tasklease._batch('task_ids', cardinality(task_ids), NULL);
+    PERFORM tasklease._check_pairs(task_ids, lease_tokens);
     RETURN QUERY
     UPDATE tasklease.tasks AS t SET
         lease_expires_at = now() + v_lease, last_heartbeat = now(), updated_at = now()
@@ -327,13 +322,10 @@ AS $$
 DECLARE
     v_owner text := tasklease._check_owner(complete_tasks.owner);
 BEGIN
-    IF task_ids IS NULL OR lease_tokens IS NULL
-        OR cardinality(task_ids) <> cardinality(lease_tokens)
-        OR (results IS NOT NULL AND cardinality(results) <> cardinality(task_ids)) THEN
-        RAISE EXCEPTION 'task_ids, lease_tokens and results must be arrays of the same length'
-            USING ERRCODE = 'TL007';
+    PERFORM tasklease._check_pairs(task_ids, lease_tokens);
+    IF results IS NOT NULL AND cardinality(results) <> cardinality(task_ids) THEN
+        RAISE EXCEPTION 'results must be as long as task_ids' USING ERRCODE = 'TL007';
     END IF;
-    PERFORM tasklease._batch('task_ids', cardinality(task_ids), NULL);
     RETURN QUERY
     UPDATE tasklease.tasks AS t SET
         status = 'completed', result = c.result, lease_expires_at = NULL,

@@ -41,11 +41,7 @@ AS $$
 DECLARE
     v_owner text := tasklease._check_owner(completed_by.owner);
 BEGIN
-    IF task_ids IS NULL OR lease_tokens IS NULL
-        OR cardinality(task_ids) <> cardinality(lease_tokens) THEN
-        RAISE EXCEPTION 'task_ids and lease_tokens must be arrays of the same length'
-            USING ERRCODE = 'TL007';
-    END IF;
+    PERFORM tasklease._check_pairs(task_ids, lease_tokens);
     RETURN QUERY
     SELECT t.id
     FROM tasklease.tasks AS t
