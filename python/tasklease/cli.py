@@ -268,15 +268,16 @@ def _cmd_schedule(args: argparse.Namespace) -> int:
             existed = _query(conn, "SELECT tasklease.unschedule_reaper() AS v")[0]["v"]
             change = {"action": "unscheduled" if existed else "not scheduled"}
         else:
-            job = _query(conn, "SELECT tasklease.schedule_reaper(%s) AS v", (args.every,))[0]["v"]
+            job = _query(conn, "SELECT tasklease.schedule_reaper(%s, %s) AS v",
+                         (args.every, args.run_as))[0]["v"]
             change = {"action": "scheduled", "reaper_job": job}
-        jobs = _query(conn, "SELECT jobid, jobname, schedule, active, command FROM cron.job "
-                            "WHERE jobname LIKE 'tasklease%%' ORDER BY jobid")
+        jobs = _query(conn, "SELECT jobid, jobname, schedule, username, active, command "
+                            "FROM cron.job WHERE jobname LIKE 'tasklease%%' ORDER BY jobid")
     if args.json:
         _print_json({**change, "jobs": jobs})
         return EXIT_OK
     print(f"reaper: {change['action']}")
-    print(format_table(jobs, ("jobid", "jobname", "schedule", "active", "command")))
+    print(format_table(jobs, ("jobid", "jobname", "schedule", "username", "active", "command")))
     return EXIT_OK
 
 
@@ -397,6 +398,9 @@ def _parser_schedule(sub: Any) -> None:
     _add_dsn(p)
     p.add_argument("--every", metavar="SCHEDULE",
                    help="cron schedule, e.g. '* * * * *' (default: the finest pg_cron allows)")
+    p.add_argument("--run-as", metavar="ROLE",
+                   help="LOGIN role pg_cron runs the jobs as (bound its statement_timeout; "
+                        "default: the owner of the tasklease functions)")
     p.add_argument("--off", action="store_true", help="remove the tasklease pg_cron jobs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_schedule)

@@ -134,8 +134,18 @@ def test_schedule_on_and_off(conn, dsn, capsys):
         assert jobs["tasklease-reaper"] == "*/2 * * * *" and "tasklease-prune" in jobs
         code, _, err = run(capsys, "schedule", "--dsn", dsn, "--every", "every now and then")
         assert code == EXIT_ERROR and err.startswith("tasklease: error:")
+        # --run-as: both jobs move to that LOGIN role (one of each); a NOLOGIN role is refused.
+        conn.execute("DROP ROLE IF EXISTS tl_cli_cron")
+        conn.execute("CREATE ROLE tl_cli_cron LOGIN IN ROLE tasklease_admin")
+        code, out, _ = run(capsys, "schedule", "--dsn", dsn, "--run-as", "tl_cli_cron", "--json")
+        assert code == EXIT_OK
+        users = {j["jobname"]: j["username"] for j in json.loads(out)["jobs"]}
+        assert users == {"tasklease-reaper": "tl_cli_cron", "tasklease-prune": "tl_cli_cron"}
+        code, _, err = run(capsys, "schedule", "--dsn", dsn, "--run-as", "tasklease_worker")
+        assert code == EXIT_ERROR and err.startswith("tasklease: error:")  # TL007: NOLOGIN
     finally:
         assert run(capsys, "schedule", "--dsn", dsn)[0] == EXIT_OK  # back to the default
+        conn.execute("DROP ROLE IF EXISTS tl_cli_cron")
 
 
 def test_worker_usage_errors(dsn, capsys):
