@@ -348,3 +348,48 @@ def test_failed_migration_leaves_nothing_behind(fresh_db, tmp_path):
     with psycopg.connect(dsn) as c:
         locks = c.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0]
     assert locks == 0, "the migrator's advisory lock outlived the failure"
+
+
+def _hold_lock(dsn: str, release: threading.Event, locked: threading.Event) -> None:
+    """A long transaction (a slow dashboard, say) holding a lock that sql/ needs."""
+    with psycopg.connect(dsn) as c:
+        c.execute("LOCK TABLE tasklease.settings IN ACCESS EXCLUSIVE MODE")
+        locked.set()
+        release.wait(30)
+        c.rollback()
+
+
+def test_lock_wait_is_bounded_then_fails_cleanly(fresh_db):
+    dsn = fresh_db()
+    migrate(dsn, schedule=False)
+    release, locked = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(dsn, release, locked))
+    holder.start()
+    try:
+        assert locked.wait(10)
+        with pytest.raises(MigrationError, match="lock"):
+            migrate(dsn, schedule=False, force_sql=True, lock_timeout_ms=100, lock_retries=1)
+    finally:
+        release.set()
+        holder.join()
+    # Nothing half-applied: the next run works and sql/ is recorded as applied.
+    assert migrate(dsn, schedule=False, force_sql=True).sql_applied
+
+
+def test_lock_wait_is_retried_until_the_lock_is_released(fresh_db):
+    dsn = fresh_db()
+    migrate(dsn, schedule=False)
+    release, locked = threading.Event(), threading.Event()
+    holder = threading.Thread(target=_hold_lock, args=(dsn, release, locked))
+    holder.start()
+    lines: list[str] = []
+    try:
+        assert locked.wait(10)
+        threading.Timer(0.5, release.set).start()
+        report = migrate(dsn, schedule=False, force_sql=True, lock_timeout_ms=100,
+                         lock_retries=8, log=lines.append)
+    finally:
+        release.set()
+        holder.join()
+    assert report.sql_applied
+    assert any("retrying" in line for line in lines), lines
