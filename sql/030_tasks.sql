@@ -68,15 +68,21 @@ CREATE OR REPLACE FUNCTION tasklease.enqueue(
     max_attempts int DEFAULT NULL
 )
 RETURNS bigint
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT id FROM tasklease.enqueue_many(
+DECLARE
+    v_id bigint;
+BEGIN
+    -- plpgsql, not sql: a sql function with SET is planned again on every call.
+    SELECT e.id INTO v_id FROM tasklease.enqueue_many(
         ARRAY[enqueue.payload], enqueue.queue, enqueue.run_after,
         enqueue.priority, enqueue.max_attempts
     ) AS e (id);
+    RETURN v_id;
+END
 $$;
 
 COMMENT ON FUNCTION tasklease.enqueue(jsonb, text, timestamptz, int, int) IS
