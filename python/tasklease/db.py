@@ -11,6 +11,7 @@ import psycopg
 from .errors import from_psycopg
 
 DSN_ENV = ("TASKLEASE_DSN", "DATABASE_URL")
+PREPARE_ENV = "TASKLEASE_PREPARE_THRESHOLD"
 
 
 def resolve_dsn(dsn: str | None = None) -> str:
@@ -24,14 +25,30 @@ def resolve_dsn(dsn: str | None = None) -> str:
     return ""
 
 
+def prepare_threshold() -> int | None:
+    """psycopg's prepare_threshold: TASKLEASE_PREPARE_THRESHOLD, "none" turns server-side
+    prepared statements off (PgBouncer in transaction mode before 1.21); default 5."""
+    value = os.environ.get(PREPARE_ENV, "").strip().lower()
+    if not value:
+        return 5
+    if value in ("none", "off", "0"):
+        return None
+    try:
+        return max(int(value), 0)
+    except ValueError:
+        raise ValueError(f"{PREPARE_ENV} must be a number or 'none', got {value!r}") from None
+
+
 def connect(dsn: str | None, app: str, autocommit: bool = True, **kwargs) -> psycopg.Connection:
     """A psycopg connection whose application_name is tasklease:<app>."""
-    return psycopg.connect(
+    conn = psycopg.connect(
         resolve_dsn(dsn),
         autocommit=autocommit,
         application_name=f"tasklease:{app}"[:63],
         **kwargs,
     )
+    conn.prepare_threshold = prepare_threshold()
+    return conn
 
 
 @contextmanager

@@ -50,3 +50,22 @@ def test_no_io_before_first_use(dsn):
     client.close()  # nothing was opened, nothing fails
     with tasklease.Client(dsn) as c:
         assert c.conn.info.parameter_status("application_name") == "tasklease:client"
+
+
+def test_prepare_threshold_follows_the_environment(dsn, monkeypatch):
+    """TASKLEASE_PREPARE_THRESHOLD=none turns psycopg's server-side prepared statements off
+    (PgBouncer in transaction mode before 1.21); unset keeps psycopg's default of 5."""
+    from tasklease.db import connect
+
+    monkeypatch.delenv("TASKLEASE_PREPARE_THRESHOLD", raising=False)
+    with connect(dsn, "test") as conn:
+        assert conn.prepare_threshold == 5
+    monkeypatch.setenv("TASKLEASE_PREPARE_THRESHOLD", "none")
+    with connect(dsn, "test") as conn:
+        assert conn.prepare_threshold is None
+        for _ in range(8):  # past the default threshold: still nothing prepared
+            conn.execute("SELECT tasklease._setting('lease_s')")
+        assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0] == 0
+    monkeypatch.setenv("TASKLEASE_PREPARE_THRESHOLD", "often")
+    with pytest.raises(ValueError):
+        connect(dsn, "test")
