@@ -2,7 +2,7 @@
 
 soak_procs clients each loop: enqueue_many(batch), claim_tasks(batch), complete_tasks, so
 the queue keeps a steady backlog; a pruner calls prune_finished_tasks() every second with
-finished_retention_s lowered to 1 s (the pg_cron job does the same every 5 minutes with a
+finished_retention_s lowered to 1 s (the pg_cron job runs prune() every minute with a
 week's retention), and autovacuum runs with the cluster's settings.  One cycle is one task
 claimed and completed.  Sizes are sampled over the soak; "no steady growth" means the
 largest size in the second half of the soak is at most 1.2 x the largest in the first half.

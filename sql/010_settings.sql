@@ -17,6 +17,7 @@ INSERT INTO tasklease.settings AS s (name, value, description) VALUES
 ('max_error_len', 8192, 'last_error texts are cut to this many characters.'),
 ('finished_retention_s', 604800, 'Finished tasks older than this are pruned.'),
 ('log_retention_s', 2592000, 'Reaper log rows older than this are pruned.'),
-('prune_batch', 5000, 'Most rows one prune call deletes from each table.'),
+('prune_batch', 5000, 'Rows one prune batch deletes.'),
+('prune_budget_ms', 5000, 'Time one prune() run may spend on further batches.'),
 ('reaper_lock_timeout_ms', 2000, 'lock_timeout of the reaper and cleanup calls.')
 ON CONFLICT (name) DO UPDATE SET description = excluded.description;

@@ -101,6 +101,46 @@ $$;
 COMMENT ON FUNCTION tasklease.prune_reaper_log(int) IS
 'Deletes up to batch (default prune_batch) reaper_log rows older than log_retention_s.';
 
+-- What the pg_cron job tasklease-prune runs every minute: batches of
+-- prune_batch rows, first finished tasks then reaper_log rows, until nothing
+-- is left or prune_budget_ms has passed (clock_timestamp, the database's
+-- clock).  One transaction: only finished rows are locked, which no worker
+-- touches; a busy queue is kept small without one long delete.
+CREATE OR REPLACE FUNCTION tasklease.prune(budget_ms int DEFAULT NULL)
+RETURNS TABLE (tasks_deleted bigint, log_rows_deleted bigint)
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_end timestamptz := clock_timestamp() + make_interval(secs => tasklease._check_range(
+        'budget_ms', coalesce(prune.budget_ms, tasklease._setting('prune_budget_ms')),
+        0, 3600000, 'TL002') / 1000.0);
+    v_batch int := tasklease._setting('prune_batch');
+    v_n int;
+    v_tasks bigint := 0;
+    v_log bigint := 0;
+BEGIN
+    LOOP
+        v_n := tasklease.prune_finished_tasks(v_batch);
+        v_tasks := v_tasks + v_n;
+        EXIT WHEN v_n < v_batch OR clock_timestamp() >= v_end;
+    END LOOP;
+    LOOP
+        v_n := tasklease.prune_reaper_log(v_batch);
+        v_log := v_log + v_n;
+        EXIT WHEN v_n < v_batch OR clock_timestamp() >= v_end;
+    END LOOP;
+    RETURN QUERY SELECT v_tasks, v_log;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease.prune(int) IS
+'Prunes finished tasks past finished_retention_s, then reaper_log rows past log_retention_s, '
+'in prune_batch batches until none is left or budget_ms (default prune_budget_ms) has passed.';
+
 CREATE OR REPLACE FUNCTION tasklease._cron_version()
 RETURNS int []
 LANGUAGE plpgsql
@@ -163,8 +203,7 @@ BEGIN
     FOR v_name, v_when, v_command IN
         VALUES
         ('tasklease-reaper', v_schedule, 'SELECT count(*) FROM tasklease.reap_stale_tasks()'),
-        ('tasklease-prune', '*/5 * * * *',
-            'SELECT tasklease.prune_finished_tasks(), tasklease.prune_reaper_log()')
+        ('tasklease-prune', '* * * * *', 'SELECT * FROM tasklease.prune()')
     LOOP
         -- Idempotent: one job per name.  pg_cron updates a job of the same
         -- name and user in place (same job id); one under another user (an

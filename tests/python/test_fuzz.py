@@ -205,6 +205,7 @@ FUNCTIONS: dict[str, tuple[list[tuple[str, str]], int]] = {
     ),
     "prune_finished_tasks": ([("batch", "int")], 0),
     "prune_reaper_log": ([("batch", "int")], 0),
+    "prune": ([("budget_ms", "int")], 0),
 }
 # Public functions left out on purpose: they change pg_cron's jobs, which other tests share.
 NOT_FUZZED = {"schedule_reaper", "unschedule_reaper"}
