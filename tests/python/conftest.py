@@ -8,12 +8,15 @@ Fixtures:
   conn        (function) an autocommit psycopg connection to ``dsn``, closed afterwards
   fresh_db    (function) a factory: ``fresh_db()`` creates an empty, uniquely named database on
                          the same server and returns its DSN; all are dropped (FORCE) afterwards
+  settings    (function) ``settings(name, value)`` changes a tasklease setting for this test only
+  cron_paused (function) the tasklease pg_cron jobs are inactive during the test
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import backend
 import psycopg
@@ -92,3 +95,37 @@ def fresh_db(pg_backend):
         yield factory.create
     finally:
         factory.drop_all()
+
+
+@pytest.fixture
+def settings(conn):
+    """set(name, value) changes a tasklease setting for this test only."""
+    old: dict[str, int] = {}
+
+    def set_(name: str, value: int) -> None:
+        prev = conn.execute("SELECT tasklease.set_setting(%s, %s)", (name, value)).fetchone()[0]
+        old.setdefault(name, prev)
+
+    yield set_
+    with psycopg.connect(conn.info.dsn, autocommit=True) as c:  # conn may have been cut
+        for name, value in old.items():
+            c.execute("SELECT tasklease.set_setting(%s, %s)", (name, value))
+
+
+@pytest.fixture
+def cron_paused(conn) -> Iterator[None]:
+    """Keep the pg_cron jobs (scheduled by migrate) from touching tasks during the test."""
+    if conn.execute("SELECT to_regclass('cron.job') IS NULL").fetchone()[0]:
+        yield
+        return
+    jobs = [
+        r[0]
+        for r in conn.execute(
+            "UPDATE cron.job SET active = false "
+            "WHERE jobname LIKE 'tasklease-%' AND active RETURNING jobid"
+        )
+    ]
+    try:
+        yield
+    finally:
+        conn.execute("UPDATE cron.job SET active = true WHERE jobid = ANY(%s)", (jobs,))

@@ -13,33 +13,11 @@ second, weaker check here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
-import pytest
 
 TASKS = 200
 RENEWALS = 5
 MIN_HOT_RATIO = 0.8
-
-
-@pytest.fixture
-def quiet_table(conn) -> Iterator[None]:
-    """No pg_cron job touches tasklease.tasks while we count its updates."""
-    if conn.execute("SELECT to_regclass('cron.job') IS NULL").fetchone()[0]:
-        yield
-        return
-    jobs = [
-        r[0]
-        for r in conn.execute(
-            "UPDATE cron.job SET active = false "
-            "WHERE jobname LIKE 'tasklease-%' AND active RETURNING jobid"
-        )
-    ]
-    try:
-        yield
-    finally:
-        conn.execute("UPDATE cron.job SET active = true WHERE jobid = ANY(%s)", (jobs,))
 
 
 def update_counters(conn: psycopg.Connection) -> tuple[int, int]:
@@ -64,7 +42,7 @@ def pages(conn: psycopg.Connection) -> dict[int, int]:
     )
 
 
-def test_renewals_are_hot_updates(conn, quiet_table):
+def test_renewals_are_hot_updates(conn, cron_paused):
     conn.execute(
         "SELECT tasklease.enqueue_many(array_agg(jsonb_build_object('n', i))) "
         "FROM generate_series(1, %s) AS i",
@@ -93,7 +71,7 @@ def test_renewals_are_hot_updates(conn, quiet_table):
     assert moved <= TASKS * (1 - MIN_HOT_RATIO), f"{moved} of {TASKS} rows left their page"
 
 
-def test_counters_see_non_hot_updates(conn, quiet_table):
+def test_counters_see_non_hot_updates(conn, cron_paused):
     """The measurement can fail: an update of an indexed column (the claim sets status,
     the predicate of the partial indexes) is counted as an update but not as HOT."""
     conn.execute(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -16,26 +16,6 @@ import pytest
 
 STALE_TASKS = 600
 REAP_BATCH = 50
-
-
-@pytest.fixture
-def cron_paused(conn) -> Iterator[None]:
-    """Keep the pg_cron reaper (scheduled by migrate) from acting while a test stages a race."""
-    has_cron = conn.execute("SELECT to_regclass('cron.job') IS NOT NULL").fetchone()[0]
-    if not has_cron:
-        yield
-        return
-    jobs = [
-        r[0]
-        for r in conn.execute(
-            "UPDATE cron.job SET active = false "
-            "WHERE jobname LIKE 'tasklease-%' AND active RETURNING jobid"
-        )
-    ]
-    try:
-        yield
-    finally:
-        conn.execute("UPDATE cron.job SET active = true WHERE jobid = ANY(%s)", (jobs,))
 
 
 # ------------------------------------------------------------------ helpers

@@ -19,20 +19,6 @@ from handlers import (
 
 
 @pytest.fixture
-def settings(conn):
-    """set(name, value) changes a tasklease setting for this test only."""
-    old: dict[str, int] = {}
-
-    def set_(name: str, value: int) -> None:
-        prev = conn.execute("SELECT tasklease.set_setting(%s, %s)", (name, value)).fetchone()[0]
-        old.setdefault(name, prev)
-
-    yield set_
-    for name, value in old.items():
-        conn.execute("SELECT tasklease.set_setting(%s, %s)", (name, value))
-
-
-@pytest.fixture
 def workers(dsn, conn, tmp_path):
     """start(*args) starts a worker process; all are killed at the end of the test."""
     reset_witness(conn)

@@ -22,20 +22,6 @@ from handlers import (
 
 
 @pytest.fixture
-def settings(conn):
-    old: dict[str, int] = {}
-
-    def set_(name: str, value: int) -> None:
-        prev = conn.execute("SELECT tasklease.set_setting(%s, %s)", (name, value)).fetchone()[0]
-        old.setdefault(name, prev)
-
-    yield set_
-    with psycopg.connect(conn.info.dsn, autocommit=True) as c:  # conn may have been cut
-        for name, value in old.items():
-            c.execute("SELECT tasklease.set_setting(%s, %s)", (name, value))
-
-
-@pytest.fixture
 def workers(dsn, conn, tmp_path, settings):
     reset_witness(conn)
     settings("requeue_backoff_s", 0)  # requeued tasks are runnable at once
