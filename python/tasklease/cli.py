@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 import psycopg
 from psycopg.types.json import Jsonb
 
-from .db import connect, translate_errors
+from .db import connect, query
 from .errors import TaskleaseError, WorkerNameInUse
 from .migrate import migrate
 
@@ -85,13 +85,6 @@ def format_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
     return "\n".join(lines)
-
-
-def _query(conn: psycopg.Connection, sql: str, params: Sequence[Any] = ()) -> list[dict]:
-    with translate_errors(), conn.cursor() as cur:
-        cur.execute(sql, params)
-        names = [d.name for d in cur.description or []]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
 # ------------------------------------------------------------------ migrate
@@ -161,7 +154,7 @@ def _cmd_enqueue(args: argparse.Namespace) -> int:
             if run_after is not None:
                 params.append(run_after)
             params += [args.priority, args.max_attempts]
-            rows = _query(conn, sql, params)
+            rows = query(conn, sql, params)
             for r in rows:
                 print(r["enqueue_many"])
             total += len(rows)
@@ -175,15 +168,15 @@ def _cmd_enqueue(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------- status
 def _status_data(conn: psycopg.Connection, recent: int) -> dict:
     return {
-        "tasks": _query(conn, "SELECT queue, status::text AS status, tasks "
+        "tasks": query(conn, "SELECT queue, status::text AS status, tasks "
                               "FROM tasklease.task_status_counts ORDER BY queue, status"),
-        "workers": _query(conn, "SELECT owner_id AS worker, state, tasks_held, "
+        "workers": query(conn, "SELECT owner_id AS worker, state, tasks_held, "
                                 "seconds_since_heartbeat AS since_heartbeat_s, host, pid "
                                 "FROM tasklease.worker_status ORDER BY owner_id"),
-        "stale_tasks": _query(conn, "SELECT task_id AS task, action, reason, owner_id AS owner, "
+        "stale_tasks": query(conn, "SELECT task_id AS task, action, reason, owner_id AS owner, "
                                     "attempts, requeue_count, queue "
                                     "FROM tasklease.stale_tasks ORDER BY task_id"),
-        "reaper_log": _query(conn, "SELECT at, task_id AS task, action, reason, "
+        "reaper_log": query(conn, "SELECT at, task_id AS task, action, reason, "
                                    "owner_id AS owner, attempts, actor "
                                    "FROM tasklease.reaper_log ORDER BY id DESC LIMIT %s",
                              (recent,)),
@@ -243,7 +236,7 @@ def _print_actions(rows: list[dict], dry_run: bool, as_json: bool, what: str) ->
 def _cmd_reap(args: argparse.Namespace) -> int:
     batch = args.batch if args.batch is not None else _env_int("TASK_REAP_BATCH")
     with connect(args.dsn, "reap") as conn:
-        rows = _query(conn, "SELECT * FROM tasklease.reap_stale_tasks(%s, %s)",
+        rows = query(conn, "SELECT * FROM tasklease.reap_stale_tasks(%s, %s)",
                       (batch, args.dry_run))
     _print_actions(rows, args.dry_run, args.json, "reap")
     return EXIT_OK
@@ -255,7 +248,7 @@ def _cmd_cleanup(args: argparse.Namespace) -> int:
                    else _env_int("TASK_MAX_REQUEUE"))
     batch = args.batch if args.batch is not None else _env_int("TASK_REAP_BATCH")
     with connect(args.dsn, "cleanup-stale") as conn:
-        rows = _query(conn, "SELECT * FROM tasklease.cleanup_stale_tasks(%s, %s, %s, %s)",
+        rows = query(conn, "SELECT * FROM tasklease.cleanup_stale_tasks(%s, %s, %s, %s)",
                       (stale_s, max_requeue, batch, args.dry_run))
     _print_actions(rows, args.dry_run, args.json, "cleanup-stale")
     return EXIT_OK
@@ -265,13 +258,13 @@ def _cmd_cleanup(args: argparse.Namespace) -> int:
 def _cmd_schedule(args: argparse.Namespace) -> int:
     with connect(args.dsn, "schedule") as conn:
         if args.off:
-            existed = _query(conn, "SELECT tasklease.unschedule_reaper() AS v")[0]["v"]
+            existed = query(conn, "SELECT tasklease.unschedule_reaper() AS v")[0]["v"]
             change = {"action": "unscheduled" if existed else "not scheduled"}
         else:
-            job = _query(conn, "SELECT tasklease.schedule_reaper(%s, %s) AS v",
+            job = query(conn, "SELECT tasklease.schedule_reaper(%s, %s) AS v",
                          (args.every, args.run_as))[0]["v"]
             change = {"action": "scheduled", "reaper_job": job}
-        jobs = _query(conn, "SELECT jobid, jobname, schedule, username, active, command "
+        jobs = query(conn, "SELECT jobid, jobname, schedule, username, active, command "
                             "FROM cron.job WHERE jobname LIKE 'tasklease%%' ORDER BY jobid")
     if args.json:
         _print_json({**change, "jobs": jobs})

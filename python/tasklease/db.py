@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
+from psycopg.rows import dict_row
 
 from .errors import from_psycopg
 
@@ -49,6 +51,13 @@ def connect(dsn: str | None, app: str, autocommit: bool = True, **kwargs) -> psy
     )
     conn.prepare_threshold = prepare_threshold()
     return conn
+
+
+def query(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict]:
+    """Rows of one statement as dicts (none for a statement without a result)."""
+    with translate_errors(), conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql, params)
+        return cur.fetchall() if cur.description else []
 
 
 @contextmanager

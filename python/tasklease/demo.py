@@ -26,14 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from .db import connect, resolve_dsn
+from .db import connect, query, resolve_dsn
 
 QUEUE = "demo"
 WORKERS = ("demo-worker-1", "demo-worker-2", "demo-worker-3")
@@ -74,12 +73,6 @@ class Run:
     killed_held: list[int] = field(default_factory=list)
     recovered_at: float | None = None
     started: float = field(default_factory=time.monotonic)
-
-
-def _q(conn: psycopg.Connection, sql: str, params: Any = None) -> list[dict]:
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(sql, params)
-        return cur.fetchall() if cur.description else []
 
 
 def setup(conn: psycopg.Connection, run: Run) -> None:
@@ -130,34 +123,34 @@ def start_workers(run: Run) -> None:
 def snapshot(conn: psycopg.Connection) -> dict[str, Any]:
     counts = {
         r["status"]: r["n"]
-        for r in _q(
+        for r in query(
             conn,
             "SELECT status::text, count(*) AS n FROM tasklease.tasks WHERE queue = %s "
             "GROUP BY status",
             (QUEUE,),
         )
     }
-    workers = _q(
+    workers = query(
         conn,
         "SELECT owner_id, state, pid, tasks_held, seconds_since_heartbeat "
         "FROM tasklease.worker_status WHERE owner_id = ANY(%s) ORDER BY owner_id",
         (list(WORKERS),),
     )
-    held = _q(
+    held = query(
         conn,
         "SELECT id, lease_token, attempts, "
         " round(extract(epoch FROM lease_expires_at - now()))::int AS lease_left_s "
         "FROM tasklease.tasks WHERE status = 'running' AND owner_id = %s ORDER BY id",
         (VICTIM,),
     )
-    decisions = _q(
+    decisions = query(
         conn,
         "SELECT to_char(l.at, 'HH24:MI:SS') AS at, l.task_id, l.action, l.reason, l.owner_id, "
         " l.actor FROM tasklease.reaper_log AS l JOIN tasklease.tasks AS t ON t.id = l.task_id "
         "WHERE t.queue = %s ORDER BY l.id DESC LIMIT 12",
         (QUEUE,),
     )
-    cron = _q(
+    cron = query(
         conn,
         "SELECT schedule, (SELECT to_char(max(end_time), 'HH24:MI:SS') "
         "  FROM cron.job_run_details d WHERE d.jobid = j.jobid) AS last_run "
@@ -229,26 +222,26 @@ def render(run: Run, snap: dict[str, Any]) -> Group:
 
 
 def summary(conn: psycopg.Connection, run: Run) -> tuple[bool, list[str]]:
-    row = _q(
+    row = query(
         conn,
         "SELECT count(*) AS tasks, count(*) FILTER (WHERE status = 'completed') AS completed "
         "FROM tasklease.tasks WHERE queue = %s",
         (QUEUE,),
     )[0]
-    ex = _q(
+    ex = query(
         conn,
         "SELECT count(*) AS executions, count(DISTINCT task_id) AS tasks_run, "
         " count(*) - count(DISTINCT task_id) AS re_executions "
         "FROM tasklease_demo.executions",
     )[0]
     # Each completed task's stored result names the token of its one accepted completion.
-    bad = _q(
+    bad = query(
         conn,
         "SELECT count(*) AS n FROM tasklease.tasks WHERE queue = %s AND status = 'completed' "
         "AND (result->>'lease_token')::bigint IS DISTINCT FROM lease_token",
         (QUEUE,),
     )[0]["n"]
-    requeued = _q(
+    requeued = query(
         conn,
         "SELECT count(*) AS n FROM tasklease.reaper_log AS l JOIN tasklease.tasks AS t "
         "ON t.id = l.task_id WHERE t.queue = %s AND l.action = 'requeued'",
