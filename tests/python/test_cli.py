@@ -160,3 +160,20 @@ def test_worker_usage_errors(dsn, capsys):
 def test_migrate_still_works(dsn, capsys):
     code, out, _ = run(capsys, "migrate", "--dsn", dsn, "--no-schedule")
     assert code == EXIT_OK and "migrations: up to date" in out
+
+
+def test_output_into_a_closed_pipe_exits_quietly(conn, dsn):
+    """`tasklease status | head -1`: no traceback when the reader goes away."""
+    import subprocess
+    import sys
+
+    # More output than a pipe buffers (64 kB), so the writer meets the closed pipe.
+    conn.execute("SELECT tasklease.enqueue('{}', 'queue-' || g) FROM generate_series(1, 4000) g")
+    proc = subprocess.Popen([sys.executable, "-m", "tasklease", "status", "--dsn", dsn],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # the reader is gone before the rest is written
+    _, err = proc.communicate(timeout=60)
+    assert b"Traceback" not in err, err.decode()
+    assert proc.returncode in (0, 141)
