@@ -13,6 +13,119 @@
 -- set, through tasks_running_owner_idx, whatever the size of the table.
 -- Time source: now().
 
+-- The reaper rule.  p_worker_heartbeat is NULL when the owner has no worker
+-- row we may judge (it never heartbeats, or its row is being updated right
+-- now): such an owner is judged by its lease alone.  The first reason that
+-- applies, in this order, is reported.
+CREATE OR REPLACE FUNCTION tasklease._stale_reason(
+    p_lease_expires_at timestamptz,
+    p_updated_at timestamptz,
+    p_worker_heartbeat timestamptz,
+    p_worker_stopped_at timestamptz,
+    p_now timestamptz,
+    p_worker_ttl_s int,
+    p_stale_s int
+)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    SELECT CASE
+        WHEN p_lease_expires_at < p_now THEN 'lease_expired'
+        WHEN p_worker_heartbeat IS NOT NULL
+            AND (p_worker_stopped_at IS NOT NULL
+                 OR p_worker_heartbeat < p_now - make_interval(secs => p_worker_ttl_s))
+            THEN 'owner_dead'
+        WHEN p_lease_expires_at IS NULL
+            AND p_updated_at < p_now - make_interval(secs => p_stale_s)
+            THEN 'no_lease'
+    END;
+$$;
+
+COMMENT ON FUNCTION tasklease._stale_reason(
+    timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, int, int
+) IS
+'Why a running task is stale (lease_expired, owner_dead, no_lease), or NULL when it is not.';
+
+CREATE OR REPLACE FUNCTION tasklease._budget_action(p_requeue_count int, p_max_requeue int)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    SELECT CASE WHEN p_requeue_count < p_max_requeue THEN 'requeued' ELSE 'failed' END;
+$$;
+
+COMMENT ON FUNCTION tasklease._budget_action(int, int) IS
+'The retry-budget rule of stale tasks: requeued while requeue_count < max_requeue, else failed.';
+
+-- Acts on stale tasks that the caller has already locked (FOR UPDATE):
+-- requeue within the crash budget, else fail; one reaper_log row per task.
+CREATE OR REPLACE FUNCTION tasklease._requeue_or_fail(
+    p_ids bigint[], p_reasons text[], p_max_requeue int, p_actor text
+)
+RETURNS SETOF tasklease.reap_result
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_backoff_s int := tasklease._setting('requeue_backoff_s');
+BEGIN
+    RETURN QUERY
+    WITH old AS (
+        SELECT
+            t.id, t.owner_id, t.lease_token, r.reason,
+            tasklease._budget_action(t.requeue_count, p_max_requeue) = 'requeued' AS requeue
+        FROM tasklease.tasks AS t
+        JOIN unnest(p_ids, p_reasons) AS r (id, reason) ON r.id = t.id
+        WHERE t.status = 'running'
+    ),
+
+    upd AS (
+        UPDATE tasklease.tasks AS t SET
+            status = CASE WHEN old.requeue
+                THEN 'queued'::tasklease.task_status
+                ELSE 'failed'::tasklease.task_status END,
+            requeue_count = t.requeue_count + CASE WHEN old.requeue THEN 1 ELSE 0 END,
+            run_after = CASE WHEN old.requeue
+                THEN now() + tasklease._backoff(v_backoff_s, t.requeue_count + 1)
+                ELSE t.run_after END,
+            owner_id = CASE WHEN old.requeue THEN NULL ELSE t.owner_id END,
+            lease_token = CASE WHEN old.requeue THEN NULL ELSE t.lease_token END,
+            lease_expires_at = NULL,
+            last_error = CASE WHEN old.requeue THEN t.last_error
+                ELSE format(
+                    'requeue budget exhausted: %s stale requeues (max_requeue %s); last reason %s',
+                    t.requeue_count, p_max_requeue, old.reason
+                ) END,
+            finished_at = CASE WHEN old.requeue THEN NULL ELSE now() END,
+            updated_at = now()
+        FROM old
+        WHERE t.id = old.id
+        RETURNING
+            t.id, old.reason, old.owner_id, old.lease_token, t.attempts, t.requeue_count,
+            CASE WHEN old.requeue THEN 'requeued' ELSE 'failed' END AS action
+    ),
+
+    logged AS (
+        INSERT INTO tasklease.reaper_log
+            (task_id, action, reason, owner_id, lease_token, attempts, requeue_count, actor)
+        SELECT u.id, u.action, u.reason, u.owner_id, u.lease_token, u.attempts, u.requeue_count,
+            p_actor
+        FROM upd AS u
+        RETURNING task_id
+    )
+
+    SELECT u.id, u.action, u.reason, u.owner_id, u.attempts
+    FROM upd AS u
+    WHERE u.id IN (SELECT l.task_id FROM logged AS l)
+    ORDER BY u.id;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._requeue_or_fail(bigint[], text[], int, text) IS
+'Applies the crash budget to running tasks the caller has locked and logs each decision.';
+
 CREATE OR REPLACE VIEW tasklease.stale_tasks AS
 SELECT
     t.id AS task_id,

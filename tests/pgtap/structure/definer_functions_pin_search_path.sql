@@ -19,7 +19,7 @@ SELECT is_empty(
     'every SECURITY DEFINER function has search_path pinned to pg_catalog, pg_temp or '''''
 );
 -- Every other function pins its search_path too, except the pure checks and
--- rules of 020_internal.sql that the hot paths call (a SET clause costs a GUC
+-- rules of 020_checks.sql that the hot paths call (a SET clause costs a GUC
 -- save/restore per call and keeps a sql function from being inlined).  They
 -- are not definers and name only pg_catalog and qualified tasklease objects.
 -- A new function missing from this list must pin its search_path.
