@@ -1,13 +1,134 @@
--- Settings: their defaults, the one reader (_setting) and the one writer
--- (set_setting).  A default row is inserted only when missing: an upgrade
--- never resets a value an operator chose; only the description is refreshed.
+-- Settings: the one rule of valid values (_check_setting), enforced on the
+-- table itself so that no write (set_setting or a plain UPDATE) can leave a
+-- value the functions would reject later; the defaults; the one reader
+-- (_setting) and the one writer (set_setting).  A default row is inserted
+-- only when missing: an upgrade never resets a value an operator chose.
+-- Errors: TL006.  Locks: the settings rows read or written.
+
+-- Bounds per setting, and the relations between settings that the functions
+-- rely on (a lease no longer than max_lease_s, batches no larger than
+-- max_batch).  New settings get their line here in the same release.
+CREATE OR REPLACE FUNCTION tasklease._check_setting(p_name text, p_value int)
+RETURNS int
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    b record;
+    v_other int;
+    v_rel text;
+BEGIN
+    SELECT r.lo, r.hi, r.le, r.ge INTO b
+    FROM (VALUES
+        -- name, min, max, must be <= setting, must be >= setting(s)
+        ('lease_s', 1, 2147483647, 'max_lease_s', NULL),
+        ('stale_s', 1, 2147483647, NULL, NULL),
+        ('max_requeue', 0, 1000000, NULL, NULL),
+        ('reap_batch', 1, 2147483647, 'max_batch', NULL),
+        ('worker_ttl_s', 1, 2147483647, NULL, NULL),
+        ('max_attempts', 1, 1000000, NULL, NULL),
+        ('requeue_backoff_s', 0, 2147483647, NULL, NULL),
+        ('retry_base_s', 1, 2147483647, NULL, NULL),
+        ('retry_max_s', 1, 2147483647, NULL, NULL),
+        ('max_lease_s', 1, 2147483647, NULL, 'lease_s'),
+        ('max_batch', 1, 1000000, NULL, 'reap_batch,prune_batch'),
+        ('max_owner_len', 1, 10000, NULL, NULL),
+        ('max_payload_bytes', 1, 268435455, NULL, NULL),
+        ('max_result_bytes', 1, 268435455, NULL, NULL),
+        ('max_error_len', 1, 1048576, NULL, NULL),
+        ('finished_retention_s', 1, 2147483647, NULL, NULL),
+        ('log_retention_s', 1, 2147483647, NULL, NULL),
+        ('prune_batch', 1, 2147483647, 'max_batch', NULL),
+        ('prune_budget_ms', 0, 3600000, NULL, NULL),
+        ('reaper_lock_timeout_ms', 0, 2147483647, NULL, NULL)
+    ) AS r (name, lo, hi, le, ge)
+    WHERE r.name = p_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'tasklease setting "%" does not exist', p_name
+            USING ERRCODE = 'TL006',
+                  HINT = 'SELECT name FROM tasklease.settings lists the settings.';
+    END IF;
+    IF p_value IS NULL OR p_value < b.lo OR p_value > b.hi THEN
+        RAISE EXCEPTION 'setting % must be between % and %, got %',
+            p_name, b.lo, b.hi, coalesce(p_value::text, 'NULL')
+            USING ERRCODE = 'TL006';
+    END IF;
+    SELECT s.value INTO v_other FROM tasklease.settings AS s WHERE s.name = b.le;
+    IF v_other IS NOT NULL AND p_value > v_other THEN
+        RAISE EXCEPTION 'setting % must not exceed % (%), got %', p_name, b.le, v_other, p_value
+            USING ERRCODE = 'TL006',
+                  HINT = format('Raise %s first.', b.le);
+    END IF;
+    FOREACH v_rel IN ARRAY coalesce(string_to_array(b.ge, ','), '{}') LOOP
+        SELECT s.value INTO v_other FROM tasklease.settings AS s WHERE s.name = v_rel;
+        IF v_other IS NOT NULL AND p_value < v_other THEN
+            RAISE EXCEPTION 'setting % must be at least % (%), got %',
+                p_name, v_rel, v_other, p_value
+                USING ERRCODE = 'TL006',
+                      HINT = format('Lower %s first.', v_rel);
+        END IF;
+    END LOOP;
+    RETURN p_value;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._check_setting(text, int) IS
+'Returns p_value when it is a valid value of setting p_name (its bounds and its relations to '
+'other settings), else raises TL006.';
+
+-- The guard on the table: a new setting, or a changed value, must pass
+-- _check_setting; settings are never deleted (the functions need them all).
+-- An INSERT of a name that exists already is the ON CONFLICT of the
+-- defaults below (it only refreshes the description): not checked.
+CREATE OR REPLACE FUNCTION tasklease._settings_guard()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tg_op = 'DELETE' THEN
+        RAISE EXCEPTION 'tasklease setting "%" cannot be deleted', old.name
+            USING ERRCODE = 'TL006',
+                  HINT = 'Change it with tasklease.set_setting(name, value).';
+    END IF;
+    IF tg_op = 'INSERT'
+        AND EXISTS (SELECT 1 FROM tasklease.settings AS s WHERE s.name = new.name) THEN
+        RETURN new;
+    END IF;
+    IF tg_op = 'UPDATE' AND new.name IS DISTINCT FROM old.name THEN
+        RAISE EXCEPTION 'tasklease settings cannot be renamed' USING ERRCODE = 'TL006';
+    END IF;
+    IF tg_op = 'INSERT' OR new.value IS DISTINCT FROM old.value THEN
+        PERFORM tasklease._check_setting(new.name, new.value);
+    END IF;
+    RETURN new;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._settings_guard() IS
+'Trigger of tasklease.settings: refuses values _check_setting refuses, renames and deletes.';
+
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_trigger
+        WHERE tgname = 'settings_guard' AND tgrelid = 'tasklease.settings'::regclass
+    ) THEN
+        CREATE TRIGGER settings_guard
+        BEFORE INSERT OR UPDATE OR DELETE ON tasklease.settings
+        FOR EACH ROW EXECUTE FUNCTION tasklease._settings_guard();
+    END IF;
+END
+$$;
+
 INSERT INTO tasklease.settings AS s (name, value, description) VALUES
 ('lease_s', 600, 'Seconds a claim or renewal holds a lease unless the caller says.'),
 ('stale_s', 900, 'Seconds until a running task without a lease is stale (no_lease).'),
 ('max_requeue', 3, 'Stale requeues a task may have (crash budget), then failed.'),
 ('reap_batch', 200, 'Most tasks one reaper or cleanup call acts on.'),
 ('worker_ttl_s', 60, 'Seconds without a heartbeat until a worker is dead.'),
-('max_attempts', 5, 'Default handler-failure budget (claims per task).'),
+('max_attempts', 5, 'Default handler-failure budget: the failure that reaches it fails the task.'),
 ('requeue_backoff_s', 5, 'Base delay before a reaped task runs again; doubles, jittered.'),
 ('retry_base_s', 10, 'Base delay of fail_task retries; doubles per attempt, jittered.'),
 ('retry_max_s', 3600, 'Cap on any retry or requeue delay.'),
@@ -15,6 +136,7 @@ INSERT INTO tasklease.settings AS s (name, value, description) VALUES
 ('max_batch', 10000, 'Largest batch any claim, renewal or reaper call may ask for.'),
 ('max_owner_len', 200, 'Longest owner (worker name) accepted, in characters.'),
 ('max_payload_bytes', 1048576, 'Largest payload accepted by enqueue, in bytes.'),
+('max_result_bytes', 1048576, 'Largest result complete_task stores, in bytes (TL012 beyond).'),
 ('max_error_len', 8192, 'last_error texts are cut to this many characters.'),
 ('finished_retention_s', 604800, 'Finished tasks older than this are pruned.'),
 ('log_retention_s', 2592000, 'Reaper log rows older than this are pruned.'),
@@ -55,10 +177,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_min int := CASE set_setting.name
-        WHEN 'max_requeue' THEN 0
-        WHEN 'requeue_backoff_s' THEN 0
-        ELSE 1 END;
     v_old int;
 BEGIN
     SELECT s.value INTO v_old FROM tasklease.settings AS s WHERE s.name = set_setting.name
@@ -68,15 +186,12 @@ BEGIN
             USING ERRCODE = 'TL006',
                   HINT = 'SELECT name FROM tasklease.settings lists the settings.';
     END IF;
-    IF set_setting.value IS NULL OR set_setting.value < v_min THEN
-        RAISE EXCEPTION 'setting % must be at least %, got %',
-            set_setting.name, v_min, coalesce(set_setting.value::text, 'NULL')
-            USING ERRCODE = 'TL006';
-    END IF;
+    -- Validated by the table's guard (_check_setting), the same as a plain UPDATE.
     UPDATE tasklease.settings AS s SET value = set_setting.value WHERE s.name = set_setting.name;
     RETURN v_old;
 END
 $$;
 
 COMMENT ON FUNCTION tasklease.set_setting(text, int) IS
-'Changes one setting (validated; TL006 for an unknown name or bad value); returns the old value.';
+'Changes one setting (validated by _check_setting: TL006 for an unknown name, a value out of '
+'its bounds or inconsistent with another setting); returns the old value.';

@@ -5,7 +5,8 @@
 --   TL001 invalid owner       TL002 invalid duration   TL003 invalid batch
 --   TL004 invalid payload     TL005 invalid queue      TL006 invalid setting
 --   TL007 invalid argument    TL008 worker name in use TL009 task not found
---   TL010 pg_cron unavailable TL011 invalid schedule
+--   TL010 pg_cron unavailable TL011 invalid schedule   TL012 invalid result
+--   TL013 pg_cron set-up incomplete (a privilege or a setting is missing)
 -- Time source: now() (the transaction's start), never a client clock.
 
 -- The checks and rules below have no SET search_path clause: they use only
@@ -202,3 +203,23 @@ $$;
 
 COMMENT ON FUNCTION tasklease._notify(text) IS
 'Wakes idle workers LISTENing on channel tasklease; the payload is the queue name.';
+
+-- The one liveness rule: a worker row is alive while it has not said it
+-- stopped and has heartbeated within worker_ttl_s.  The reaper (owner_dead),
+-- register_worker (a name in use) and the worker_status view all use it.
+CREATE OR REPLACE FUNCTION tasklease._worker_alive(
+    p_last_heartbeat timestamptz,
+    p_stopped_at timestamptz,
+    p_now timestamptz,
+    p_worker_ttl_s int
+)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    SELECT p_stopped_at IS NULL
+        AND p_last_heartbeat >= p_now - make_interval(secs => p_worker_ttl_s);
+$$;
+
+COMMENT ON FUNCTION tasklease._worker_alive(timestamptz, timestamptz, timestamptz, int) IS
+'Whether a worker row is alive at p_now: not stopped, and heartbeated within p_worker_ttl_s.';

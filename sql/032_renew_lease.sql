@@ -21,21 +21,25 @@ DECLARE
     v_expires timestamptz;
 BEGIN
     PERFORM tasklease._check_id('task_id', renew_lease.task_id);
+    -- The token is required (the parameter keeps its NULL default only so
+    -- that a call without it gets this TL007 rather than "function does not
+    -- exist"): by owner name alone, a worker could renew a task that was
+    -- re-claimed since, even by itself under the same name.
+    PERFORM tasklease._check_id('lease_token', renew_lease.lease_token);
     UPDATE tasklease.tasks AS t SET
         lease_expires_at = now() + v_lease, last_heartbeat = now(), updated_at = now()
     WHERE t.id = renew_lease.task_id
         AND t.status = 'running'
         AND t.owner_id = v_owner
-        AND t.lease_token IS NOT NULL
-        AND (renew_lease.lease_token IS NULL OR t.lease_token = renew_lease.lease_token)
+        AND t.lease_token = renew_lease.lease_token
     RETURNING t.lease_expires_at INTO v_expires;
     RETURN v_expires;
 END
 $$;
 
 COMMENT ON FUNCTION tasklease.renew_lease(bigint, text, bigint, int) IS
-'Extends a lease this owner (and token, when given) still holds to now() + lease_s; '
-'returns the new expiry, or NULL when the lease is no longer held.';
+'Extends the lease (task_id, owner, lease_token) still holds to now() + lease_s; returns the '
+'new expiry, or NULL when the lease is no longer held.  TL007 without a lease_token.';
 
 CREATE OR REPLACE FUNCTION tasklease.renew_leases(
     owner text,

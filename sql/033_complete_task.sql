@@ -1,6 +1,39 @@
 -- Completion: store the result of a task whose lease (task_id, owner,
 -- lease_token) is still held; a zombie gets false and changes nothing.
+-- A result larger than max_result_bytes is refused (TL012) before anything
+-- changes: the caller then records a handler failure for that task instead.
 -- Locks: the completed rows.  Time source: now().
+
+CREATE OR REPLACE FUNCTION tasklease._check_results(p_ids bigint [], p_results jsonb [])
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+AS $$
+DECLARE
+    v_max int;
+    v_bad record;
+BEGIN
+    IF p_results IS NULL THEN
+        RETURN;
+    END IF;
+    v_max := tasklease._setting('max_result_bytes');
+    SELECT r.ord, pg_column_size(r.result) AS bytes INTO v_bad
+    FROM unnest(p_results) WITH ORDINALITY AS r (result, ord)
+    WHERE pg_column_size(r.result) > v_max
+    ORDER BY r.ord
+    LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'the result of task % is % bytes, larger than max_result_bytes (%)',
+            p_ids[v_bad.ord], v_bad.bytes, v_max
+            USING ERRCODE = 'TL012',
+                  DETAIL = format('task_id=%s', p_ids[v_bad.ord]),
+                  HINT = 'Store large results elsewhere and return a reference to them.';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._check_results(bigint [], jsonb []) IS
+'Raises TL012 naming the first task whose result is larger than max_result_bytes.';
 
 CREATE OR REPLACE FUNCTION tasklease.complete_task(
     task_id bigint,
@@ -20,6 +53,7 @@ DECLARE
 BEGIN
     PERFORM tasklease._check_id('task_id', complete_task.task_id);
     PERFORM tasklease._check_id('lease_token', complete_task.lease_token);
+    PERFORM tasklease._check_results(ARRAY[complete_task.task_id], ARRAY[complete_task.result]);
     UPDATE tasklease.tasks AS t SET
         status = 'completed', result = complete_task.result, lease_expires_at = NULL,
         finished_at = now(), updated_at = now()
@@ -31,7 +65,8 @@ $$;
 
 COMMENT ON FUNCTION tasklease.complete_task(bigint, text, bigint, jsonb) IS
 'Marks the task completed with result while (task_id, owner, lease_token) holds the lease; '
-'false and no change otherwise (a zombie worker).';
+'false and no change otherwise (a zombie worker).  TL012 for a result larger than '
+'max_result_bytes.';
 
 CREATE OR REPLACE FUNCTION tasklease.complete_tasks(
     owner text,
@@ -53,6 +88,7 @@ BEGIN
     IF results IS NOT NULL AND cardinality(results) <> cardinality(task_ids) THEN
         RAISE EXCEPTION 'results must be as long as task_ids' USING ERRCODE = 'TL007';
     END IF;
+    PERFORM tasklease._check_results(task_ids, results);
     RETURN QUERY
     UPDATE tasklease.tasks AS t SET
         status = 'completed', result = c.result, lease_expires_at = NULL,
@@ -66,4 +102,5 @@ END
 $$;
 
 COMMENT ON FUNCTION tasklease.complete_tasks(text, bigint [], bigint [], jsonb []) IS
-'Batch complete_task, fenced per task: returns the ids whose completion was accepted.';
+'Batch complete_task, fenced per task: returns the ids whose completion was accepted.  '
+'TL012 (nothing changes) when a result is larger than max_result_bytes.';

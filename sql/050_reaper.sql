@@ -33,8 +33,9 @@ AS $$
     SELECT CASE
         WHEN p_lease_expires_at < p_now THEN 'lease_expired'
         WHEN p_worker_heartbeat IS NOT NULL
-            AND (p_worker_stopped_at IS NOT NULL
-                 OR p_worker_heartbeat < p_now - make_interval(secs => p_worker_ttl_s))
+            AND NOT tasklease._worker_alive(
+                p_worker_heartbeat, p_worker_stopped_at, p_now, p_worker_ttl_s
+            )
             THEN 'owner_dead'
         WHEN p_lease_expires_at IS NULL
             AND p_updated_at < p_now - make_interval(secs => p_stale_s)

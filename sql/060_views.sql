@@ -20,13 +20,10 @@ SELECT
     w.owner_id,
     CASE
         WHEN w.stopped_at IS NOT NULL THEN 'stopped'
-        WHEN w.last_heartbeat < now() - make_interval(secs => tasklease._setting('worker_ttl_s'))
-            THEN 'dead'
+        WHEN NOT a.alive THEN 'dead'
         ELSE 'alive'
     END AS state,
-    w.stopped_at IS NULL
-    AND w.last_heartbeat >= now() - make_interval(secs => tasklease._setting('worker_ttl_s'))
-    AS alive,
+    a.alive,
     w.last_heartbeat,
     extract(EPOCH FROM now() - w.last_heartbeat)::numeric(12, 1) AS seconds_since_heartbeat,
     coalesce(h.tasks_held, 0) AS tasks_held,
@@ -37,6 +34,11 @@ SELECT
     w.stopped_at,
     w.info
 FROM tasklease.workers AS w
+CROSS JOIN LATERAL (
+    SELECT tasklease._worker_alive(
+        w.last_heartbeat, w.stopped_at, now(), tasklease._setting('worker_ttl_s')
+    ) AS alive
+) AS a
 LEFT JOIN (
     SELECT t.owner_id, count(*) AS tasks_held
     FROM tasklease.tasks AS t

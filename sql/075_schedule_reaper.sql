@@ -15,9 +15,10 @@ BEGIN
     IF v IS NULL THEN
         RAISE EXCEPTION 'pg_cron is not installed in database %', current_database()
             USING ERRCODE = 'TL010',
-                  HINT = 'Add pg_cron to shared_preload_libraries, set cron.database_name to '
-                         'this database and CREATE EXTENSION pg_cron; or run '
-                         'tasklease.reap_stale_tasks() from another scheduler.';
+                  HINT = 'A superuser adds pg_cron to shared_preload_libraries, sets '
+                         'cron.database_name to this database, restarts, and runs CREATE '
+                         'EXTENSION pg_cron here (tasklease migrate does it when it can); or '
+                         'run tasklease.reap_stale_tasks() from another scheduler.';
     END IF;
     RETURN string_to_array(regexp_replace(v, '[^0-9.].*$', ''), '.')::int [];
 END
@@ -26,11 +27,22 @@ $$;
 COMMENT ON FUNCTION tasklease._cron_version() IS
 'Version of the pg_cron extension in this database as an int array; TL010 when absent.';
 
--- pg_cron runs each job as the role that scheduled it (here the owner of
--- these functions) or as run_as.  A job cannot bound its own
--- statement_timeout (SET in the job's command has no effect on pg_cron 1.4):
--- bound it on that role, e.g. ALTER ROLE tasklease_reaper SET
+-- pg_cron runs each job as a LOGIN role: run_as, or by default the owner of
+-- these functions (current_user inside them).  A job cannot bound its own
+-- statement_timeout (a SET in the job's command has no effect on pg_cron
+-- 1.4): bound it on that role, e.g. ALTER ROLE tasklease_reaper SET
 -- statement_timeout = '60s'; the reaper bounds its own lock waits.
+--
+-- Who may schedule what (pg_cron 1.4 and later):
+--   superuser owner      cron.schedule_in_database(..., username => run_as)
+--   non-superuser owner  cron.schedule(name, schedule, command): the jobs run
+--                        as the owner, in this database (pg_cron lives only in
+--                        the database cron.database_name, so the extension
+--                        being here means this is it); needs USAGE on schema
+--                        cron, and pg_cron refuses any other run_as.
+-- Every missing piece is TL013 with a HINT naming the GRANT that fixes it,
+-- checked before anything is scheduled, so that no job is created that would
+-- then fail every minute in cron.job_run_details.
 CREATE OR REPLACE FUNCTION tasklease.schedule_reaper(
     schedule text DEFAULT NULL,
     run_as text DEFAULT NULL
@@ -49,18 +61,53 @@ DECLARE
         CASE WHEN v_version >= ARRAY[1, 5] THEN '30 seconds' ELSE '* * * * *' END
     );
     v_run_as text := coalesce(schedule_reaper.run_as, current_user);
+    v_super boolean := (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r
+                        WHERE r.rolname = current_user);
     v_job bigint;
     v_reaper_job bigint;
     v_name text;
     v_when text;
     v_command text;
+    v_function text;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS r
                    WHERE r.rolname = v_run_as AND r.rolcanlogin) THEN
         RAISE EXCEPTION 'run_as role % does not exist or cannot log in', quote_ident(v_run_as)
-            USING ERRCODE = 'TL007',
-                  HINT = 'pg_cron runs jobs only as roles with the LOGIN attribute.';
+            USING ERRCODE = CASE WHEN schedule_reaper.run_as IS NULL THEN 'TL013' ELSE 'TL007' END,
+                  HINT = CASE WHEN schedule_reaper.run_as IS NULL
+                      THEN format('pg_cron runs jobs only as LOGIN roles: ALTER ROLE %I LOGIN, '
+                                  'or pass run_as.', v_run_as)
+                      ELSE 'pg_cron runs jobs only as roles with the LOGIN attribute.' END;
     END IF;
+    IF NOT v_super AND v_run_as <> current_user THEN
+        RAISE EXCEPTION 'only a superuser can schedule pg_cron jobs as another role (%)',
+            quote_ident(v_run_as)
+            USING ERRCODE = 'TL013',
+                  DETAIL = format('The tasklease functions are owned by %I, not a superuser; '
+                                  'pg_cron refuses any username from a non-superuser.',
+                                  current_user),
+                  HINT = format('Omit run_as: the jobs then run as %I (bound them with ALTER '
+                                'ROLE %I SET statement_timeout).', current_user, current_user);
+    END IF;
+    FOREACH v_function IN ARRAY ARRAY[
+        'tasklease.reap_stale_tasks(integer, boolean)', 'tasklease.prune(integer)'
+    ] LOOP
+        IF NOT (pg_catalog.has_schema_privilege(v_run_as, 'tasklease', 'USAGE')
+                AND pg_catalog.has_function_privilege(v_run_as, v_function, 'EXECUTE')) THEN
+            RAISE EXCEPTION 'role % may not run %: the pg_cron job would fail every run',
+                quote_ident(v_run_as), v_function
+                USING ERRCODE = 'TL013',
+                      HINT = format('GRANT tasklease_admin TO %I;', v_run_as);
+        END IF;
+    END LOOP;
+    IF NOT v_super AND NOT pg_catalog.has_schema_privilege('cron', 'USAGE') THEN
+        RAISE EXCEPTION 'role % may not use pg_cron (no USAGE on schema cron)',
+            quote_ident(current_user)
+            USING ERRCODE = 'TL013',
+                  HINT = format('As a superuser: GRANT USAGE ON SCHEMA cron TO %I;',
+                                current_user);
+    END IF;
+
     FOR v_name, v_when, v_command IN
         VALUES
         ('tasklease-reaper', v_schedule, 'SELECT count(*) FROM tasklease.reap_stale_tasks()'),
@@ -71,8 +118,13 @@ BEGIN
         -- earlier run_as) is removed.
         PERFORM tasklease._cron_unschedule(v_name, v_run_as);
         BEGIN
-            EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5)' INTO v_job
-            USING v_name, v_when, v_command, current_database(), v_run_as;
+            IF v_super THEN
+                EXECUTE 'SELECT cron.schedule_in_database($1, $2, $3, $4, $5)' INTO v_job
+                USING v_name, v_when, v_command, current_database(), v_run_as;
+            ELSE
+                EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO v_job
+                USING v_name, v_when, v_command;
+            END IF;
         EXCEPTION WHEN invalid_parameter_value OR data_exception THEN
             RAISE EXCEPTION 'pg_cron % rejected the schedule %',
                 array_to_string(v_version, '.'), quote_literal(v_when)
@@ -92,7 +144,8 @@ $$;
 COMMENT ON FUNCTION tasklease.schedule_reaper(text, text) IS
 'Registers (or updates) the pg_cron jobs tasklease-reaper (default every 30 seconds on pg_cron '
 '1.5+, every minute before) and tasklease-prune, run as run_as (default: the function owner); '
-'idempotent; returns the reaper''s job id.';
+'idempotent; returns the reaper''s job id.  TL013 names the GRANT or setting a non-superuser '
+'owner or run_as role lacks.';
 
 CREATE OR REPLACE FUNCTION tasklease._cron_unschedule(p_name text, p_keep_user text DEFAULT NULL)
 RETURNS boolean

@@ -24,7 +24,8 @@ tasklease._setting(text),
 tasklease._stale_reason(
     timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, int, int
 ),
-tasklease._budget_action(int, int)
+tasklease._budget_action(int, int),
+tasklease._worker_alive(timestamptz, timestamptz, timestamptz, int)
 TO tasklease_worker, tasklease_producer;
 
 GRANT SELECT ON
@@ -40,12 +41,12 @@ tasklease.claim_tasks(text, int, text, int),
 tasklease.renew_lease(bigint, text, bigint, int),
 tasklease.renew_leases(text, bigint [], bigint [], int),
 tasklease.heartbeat(text, jsonb),
-tasklease.register_worker(text, text, text, int, jsonb, boolean),
+tasklease.register_worker(text, text, text, int, jsonb, boolean, text),
 tasklease.worker_stopped(text, text),
 tasklease.complete_task(bigint, text, bigint, jsonb),
 tasklease.complete_tasks(text, bigint [], bigint [], jsonb []),
 tasklease.fail_task(bigint, text, bigint, text, int),
-tasklease.release_owner(text),
+tasklease.release_owner(text, bigint []),
 tasklease.recover_owner(text),
 tasklease.owned_tasks(text),
 tasklease.completed_by(text, bigint [], bigint [])

@@ -66,6 +66,19 @@ class InvalidSchedule(TaskleaseError):
     sqlstate = "TL011"
 
 
+class InvalidResult(InvalidInput):
+    """A task result the database will not store (TL012: larger than max_result_bytes)."""
+
+    sqlstate = "TL012"
+
+
+class CronSetupIncomplete(TaskleaseError):
+    """pg_cron is there but a privilege or setting the schedule needs is missing (TL013);
+    the message's HINT names the GRANT or setting."""
+
+    sqlstate = "TL013"
+
+
 class MigrationError(TaskleaseError):
     """The database's migrations disagree with the files (changed checksum, unknown version)."""
 
@@ -84,6 +97,8 @@ _BY_CODE: dict[str, type[TaskleaseError]] = {
         TaskNotFound,
         CronUnavailable,
         InvalidSchedule,
+        InvalidResult,
+        CronSetupIncomplete,
     )
     if cls.sqlstate
 }

@@ -8,12 +8,22 @@
   are never edited once landed.
 - sql/ (functions, views, settings defaults, grants) is re-applied in one
   transaction whenever any of its files changed or a migration was applied;
-  otherwise it is left alone, so a second run changes nothing.
+  otherwise it is left alone, so a second run changes nothing.  In that same
+  transaction every function of schema tasklease that sql/ did not (re)create
+  is dropped: a function a release removed or re-signed (a new parameter)
+  leaves no old signature behind to make calls ambiguous or keep its grants.
+  So every function in sql/ is created unconditionally (CREATE OR REPLACE),
+  files named *_grants.sql (which rewrite every function's privileges) come
+  last, and schema tasklease holds no functions of anyone else's.
 - Safe on a live database: every transaction runs with a bounded lock_timeout
   and is retried with backoff when it hits it, so a migration that needs a
   lock held by a long transaction never queues the workers behind it.
 - When pg_cron is installed in the database and no reaper job exists yet, the
   reaper is scheduled, so a fresh install heals itself without further steps.
+  When pg_cron is preloaded for this database but not yet created, and the
+  role may create it, it is created first; otherwise the report says which
+  step is missing.  A scheduling failure is reported (MigrateReport.cron_error)
+  after the schema is installed, never instead of it.
 """
 
 from __future__ import annotations
@@ -30,7 +40,7 @@ import psycopg
 
 from . import _resources
 from .db import connect, translate_errors
-from .errors import MigrationError
+from .errors import MigrationError, TaskleaseError
 
 # pg_advisory_lock(int, int) key: "task", "leas" in ASCII.
 LOCK_KEY = (0x7461736B, 0x6C656173)
@@ -75,8 +85,11 @@ class MigrateReport:
     applied: list[str] = field(default_factory=list)
     sql_applied: bool = False
     sql_files: int = 0
+    dropped: list[str] = field(default_factory=list)
     reaper_job: int | None = None
-    cron: str = "absent"  # absent | scheduled | already scheduled | disabled
+    cron: str = "absent"  # absent | scheduled | already scheduled | disabled | failed
+    cron_created: bool = False  # migrate ran CREATE EXTENSION pg_cron
+    cron_detail: str = ""  # absent: what is missing; failed: the error and its hint
 
     def lines(self) -> list[str]:
         out = [f"applied migration {name}" for name in self.applied]
@@ -86,13 +99,18 @@ class MigrateReport:
             out.append(f"sql/: {self.sql_files} files applied")
         else:
             out.append("sql/: unchanged")
+        out += [f"sql/: dropped {sig} (no longer defined)" for sig in self.dropped]
+        if self.cron_created:
+            out.append("pg_cron: created the extension in this database")
         out.append(
             {
-                "absent": "reaper: pg_cron is not installed in this database; "
-                "schedule tasklease.reap_stale_tasks() yourself",
+                "absent": "reaper: not scheduled: pg_cron is not installed in this database"
+                + (f" ({self.cron_detail})" if self.cron_detail else "")
+                + "; schedule tasklease.reap_stale_tasks() yourself",
                 "scheduled": f"reaper: scheduled with pg_cron (job {self.reaper_job})",
                 "already scheduled": "reaper: already scheduled with pg_cron",
                 "disabled": "reaper: not scheduled (--no-schedule)",
+                "failed": "reaper: NOT scheduled, the schema is installed: " + self.cron_detail,
             }[self.cron]
         )
         return out
@@ -234,13 +252,19 @@ def _run(conn, tx: _Retrying, migrations, repeatables, report, force_sql) -> Non
     if force_sql or report.applied or stored != wanted:
 
         def apply_sql() -> None:
+            dropped: list[str] | None = None
             for f in repeatables:
+                if dropped is None and f.name.endswith("_grants.sql"):
+                    # Before the grants: their REVOKE ... ON ALL FUNCTIONS rewrites every
+                    # function's pg_proc row, old ones included.
+                    dropped = _drop_undefined_functions(conn)
                 try:
                     conn.execute(f.text)
                 except psycopg.errors.LockNotAvailable:
                     raise
                 except psycopg.Error as exc:
                     raise MigrationError(f"sql/{f.name}: {exc}") from exc
+            report.dropped = _drop_undefined_functions(conn) if dropped is None else dropped
             conn.execute("DELETE FROM tasklease.schema_repeatables")
             with conn.cursor() as cur:
                 cur.executemany(
@@ -253,18 +277,98 @@ def _run(conn, tx: _Retrying, migrations, repeatables, report, force_sql) -> Non
         tx.log(f"sql/: {len(repeatables)} files applied")
 
 
+def _drop_undefined_functions(conn) -> list[str]:
+    """Drop the functions of schema tasklease that this transaction did not (re)create.
+
+    CREATE OR REPLACE writes a new pg_proc row version even for an unchanged
+    definition, so after sql/ ran, a row whose xmin is not this transaction's
+    belongs to a function sql/ no longer defines (or to an old signature).
+    Members of extensions are left alone.
+    """
+    stale = [
+        row[0]
+        for row in conn.execute(
+            """
+            SELECT p.oid::regprocedure::text
+            FROM pg_catalog.pg_proc AS p
+            WHERE p.pronamespace = 'tasklease'::regnamespace
+                AND p.xmin <> pg_catalog.pg_current_xact_id()::xid
+                AND NOT EXISTS (
+                    SELECT 1 FROM pg_catalog.pg_depend AS d
+                    WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+                        AND d.deptype = 'e'
+                )
+            ORDER BY 1
+            """
+        )
+    ]
+    for signature in stale:
+        conn.execute(f"DROP ROUTINE {signature}")  # regprocedure text is quoted already
+    return stale
+
+
+def _ensure_cron(conn, report: MigrateReport) -> bool:
+    """True when pg_cron is installed here, creating it when this role can; else says why."""
+    installed, available, superuser = conn.execute(
+        """
+        SELECT
+            EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron'),
+            EXISTS (SELECT 1 FROM pg_catalog.pg_available_extensions WHERE name = 'pg_cron'),
+            (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user)
+        """
+    ).fetchone()
+    if installed:
+        return True
+    if not available:
+        report.cron_detail = ("the pg_cron package is not installed on the server "
+                              "(Debian: postgresql-<major>-cron)")
+        return False
+    if not superuser:
+        # cron.database_name and shared_preload_libraries are readable by superusers only.
+        report.cron_detail = (
+            "pg_cron is available but not created here; a superuser must run CREATE EXTENSION "
+            "pg_cron in the database named by cron.database_name, with pg_cron in "
+            "shared_preload_libraries, then GRANT USAGE ON SCHEMA cron to this role"
+        )
+        return False
+    preload, cron_db, here = conn.execute(
+        "SELECT current_setting('shared_preload_libraries'), "
+        "current_setting('cron.database_name', true), current_database()"
+    ).fetchone()
+    if "pg_cron" not in [p.strip() for p in preload.split(",")]:
+        report.cron_detail = ("pg_cron is not in shared_preload_libraries: add it and "
+                              "restart PostgreSQL")
+        return False
+    if (cron_db or "postgres") != here:
+        report.cron_detail = (f"cron.database_name is {cron_db or 'postgres'!r}, not this "
+                              f"database {here!r}: set cron.database_name = '{here}' and "
+                              "restart PostgreSQL")
+        return False
+    conn.execute("CREATE EXTENSION IF NOT EXISTS pg_cron")
+    report.cron_created = True
+    return True
+
+
 def _schedule(conn, report: MigrateReport) -> None:
-    has_cron = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron')"
-    ).fetchone()[0]
-    if not has_cron:
+    if not _ensure_cron(conn, report):
         report.cron = "absent"
         return
-    job = conn.execute(
-        "SELECT jobid FROM cron.job WHERE jobname = 'tasklease-reaper'"
-    ).fetchone()
-    if job:
-        report.cron, report.reaper_job = "already scheduled", job[0]
+    try:
+        with translate_errors():
+            # cron.job shows a non-superuser its own jobs only (row-level security).
+            job = conn.execute(
+                "SELECT jobid FROM cron.job WHERE jobname = 'tasklease-reaper'"
+            ).fetchone()
+            if job:
+                report.cron, report.reaper_job = "already scheduled", job[0]
+                return
+            report.reaper_job = conn.execute("SELECT tasklease.schedule_reaper()").fetchone()[0]
+    except (TaskleaseError, psycopg.Error) as exc:
+        report.cron = "failed"
+        report.cron_detail = " ".join(str(exc).split())
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            report.cron_detail += (" HINT: a superuser can run GRANT USAGE ON SCHEMA cron TO "
+                                   "this role (see docs/operations.md, pg_cron as a "
+                                   "non-superuser)")
         return
-    report.reaper_job = conn.execute("SELECT tasklease.schedule_reaper()").fetchone()[0]
     report.cron = "scheduled"

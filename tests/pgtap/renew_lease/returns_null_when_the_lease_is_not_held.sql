@@ -5,11 +5,13 @@ BEGIN;
 SELECT plan(10);
 
 SELECT * FROM tl_test.claimed('w1', 60) \gset c_
+SELECT * FROM tl_test.claimed('w1', 60) \gset o_
 
 SELECT tl_test.state() AS before \gset
 SELECT is(tasklease.renew_lease(:c_id, 'w2', :c_lease_token), NULL, 'wrong owner: NULL');
 SELECT is(tasklease.renew_lease(:c_id, 'w1', :c_lease_token + 1), NULL, 'wrong token: NULL');
-SELECT is(tasklease.renew_lease(:c_id, 'w2'), NULL, 'wrong owner without a token: NULL');
+SELECT is(tasklease.renew_lease(:c_id, 'w1', :o_lease_token), NULL,
+    'the token of another task of the same owner: NULL');
 SELECT is(tasklease.renew_lease(-1, 'w1', :c_lease_token), NULL, 'unknown task: NULL');
 SELECT is(tl_test.state(), :'before', 'refused renewals changed nothing');
 
@@ -24,9 +26,9 @@ SELECT lease_token AS t2 FROM tasklease.claim_task('w1') \gset
 SELECT is(tasklease.renew_lease(:c_id, 'w1', :c_lease_token), NULL,
     're-claimed by the same owner: the old token gives NULL');
 
--- Completed: nothing left to renew, with or without a token.
+-- Completed: nothing left to renew, not even with the token that completed it.
 SELECT ok(tasklease.complete_task(:c_id, 'w1', :t2), 'completed with the new token');
-SELECT is(tasklease.renew_lease(:c_id, 'w1'), NULL, 'completed task: NULL');
+SELECT is(tasklease.renew_lease(:c_id, 'w1', :t2), NULL, 'completed task: NULL');
 
 SELECT * FROM finish();
 ROLLBACK;

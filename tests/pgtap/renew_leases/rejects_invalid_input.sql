@@ -10,6 +10,7 @@ SELECT throws_ok($$SELECT * FROM tasklease.renew_leases('w', NULL, ARRAY[1]::big
     'TL007', NULL, 'a NULL task_ids array is TL007');
 SELECT throws_ok($$SELECT * FROM tasklease.renew_leases('w', ARRAY[1]::bigint [], NULL)$$,
     'TL007', NULL, 'a NULL lease_tokens array is TL007');
+UPDATE tasklease.settings SET value = 2 WHERE name IN ('reap_batch', 'prune_batch');
 UPDATE tasklease.settings SET value = 2 WHERE name = 'max_batch';
 SELECT throws_ok($$SELECT * FROM tasklease.renew_leases('w', ARRAY[1, 2, 3], ARRAY[1, 2, 3])$$,
     'TL003', NULL, 'more pairs than max_batch is TL003');

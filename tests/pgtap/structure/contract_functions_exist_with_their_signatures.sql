@@ -40,10 +40,10 @@ SELECT function_returns('tasklease', 'heartbeat', ARRAY['text', 'jsonb'], 'void'
     'heartbeat returns void');
 SELECT is_definer('tasklease', 'heartbeat', ARRAY['text', 'jsonb'], 'heartbeat is SECURITY DEFINER');
 
-SELECT has_function('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean'], 'register_worker(text, text, text, integer, jsonb, boolean) exists');
-SELECT function_returns('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean'], 'tasklease.workers',
+SELECT has_function('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean', 'text'], 'register_worker(text, text, text, integer, jsonb, boolean, text) exists');
+SELECT function_returns('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean', 'text'], 'tasklease.workers',
     'register_worker returns tasklease.workers');
-SELECT is_definer('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean'], 'register_worker is SECURITY DEFINER');
+SELECT is_definer('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean', 'text'], 'register_worker is SECURITY DEFINER');
 
 SELECT has_function('tasklease', 'worker_stopped', ARRAY['text', 'text'], 'worker_stopped(text, text) exists');
 SELECT function_returns('tasklease', 'worker_stopped', ARRAY['text', 'text'], 'boolean',
@@ -75,10 +75,10 @@ SELECT function_returns('tasklease', 'get_task', ARRAY['bigint'], 'setof tasklea
     'get_task returns setof tasklease.tasks');
 SELECT is_definer('tasklease', 'get_task', ARRAY['bigint'], 'get_task is SECURITY DEFINER');
 
-SELECT has_function('tasklease', 'release_owner', ARRAY['text'], 'release_owner(text) exists');
-SELECT function_returns('tasklease', 'release_owner', ARRAY['text'], 'integer',
+SELECT has_function('tasklease', 'release_owner', ARRAY['text', 'bigint[]'], 'release_owner(text, bigint[]) exists');
+SELECT function_returns('tasklease', 'release_owner', ARRAY['text', 'bigint[]'], 'integer',
     'release_owner returns integer');
-SELECT is_definer('tasklease', 'release_owner', ARRAY['text'], 'release_owner is SECURITY DEFINER');
+SELECT is_definer('tasklease', 'release_owner', ARRAY['text', 'bigint[]'], 'release_owner is SECURITY DEFINER');
 
 SELECT has_function('tasklease', 'recover_owner', ARRAY['text'], 'recover_owner(text) exists');
 SELECT function_returns('tasklease', 'recover_owner', ARRAY['text'], 'integer',

@@ -35,6 +35,8 @@ SELECT set_eq(
         'tasklease._check_queue(text)', 'tasklease._check_id(text,bigint)',
         'tasklease._lease_s(integer)', 'tasklease._batch(text,integer,text)',
         'tasklease._budget_action(integer,integer)',
+        'tasklease._worker_alive(timestamptz,timestamptz,timestamptz,integer)',
+        'tasklease._check_results(bigint[],jsonb[])',
         'tasklease._stale_reason(timestamptz,timestamptz,timestamptz,timestamptz,'
             'timestamptz,integer,integer)'
     ]::regprocedure[]) AS p$$,

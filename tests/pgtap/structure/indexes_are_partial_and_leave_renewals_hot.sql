@@ -81,7 +81,8 @@ SELECT is((tl_test.claimed('w1', 60)).attempts, 1, 'a task is claimed');
 CREATE TEMP TABLE hot_before AS
 SELECT pg_stat_get_xact_tuples_hot_updated('tasklease.tasks'::regclass) AS n;
 SELECT isnt(
-    tasklease.renew_lease((SELECT max(id) FROM tasklease.tasks), 'w1', NULL, 120),
+    (SELECT tasklease.renew_lease(t.id, 'w1', t.lease_token, 120)
+     FROM tasklease.tasks AS t WHERE t.id = (SELECT max(id) FROM tasklease.tasks)),
     NULL, 'the lease is renewed'
 );
 SELECT cmp_ok(

@@ -10,7 +10,7 @@ SELECT set_eq(
     $$SELECT p.oid::regprocedure FROM pg_proc AS p
       WHERE p.pronamespace = 'tasklease'::regnamespace
         AND has_function_privilege('tasklease_producer', p.oid, 'EXECUTE')$$,
-    $$VALUES ('tasklease.enqueue(jsonb, text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.enqueue_many(jsonb[], text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.cancel_task(bigint)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure)$$,
+    $$VALUES ('tasklease.enqueue(jsonb, text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.enqueue_many(jsonb[], text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.cancel_task(bigint)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure)$$,
     'tasklease_producer can execute enqueue, enqueue_many, cancel_task, get_task (and view helpers) only'
 );
 SELECT function_privs_are('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
@@ -31,7 +31,7 @@ SELECT function_privs_are('tasklease', 'renew_leases', ARRAY['text', 'bigint[]',
     'tasklease_producer may not call renew_leases');
 SELECT function_privs_are('tasklease', 'heartbeat', ARRAY['text', 'jsonb']::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call heartbeat');
-SELECT function_privs_are('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean']::name[], 'tasklease_producer', ARRAY[]::text[],
+SELECT function_privs_are('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean', 'text']::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call register_worker');
 SELECT function_privs_are('tasklease', 'worker_stopped', ARRAY['text', 'text']::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call worker_stopped');
@@ -41,7 +41,7 @@ SELECT function_privs_are('tasklease', 'complete_tasks', ARRAY['text', 'bigint[]
     'tasklease_producer may not call complete_tasks');
 SELECT function_privs_are('tasklease', 'fail_task', ARRAY['bigint', 'text', 'bigint', 'text', 'integer']::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call fail_task');
-SELECT function_privs_are('tasklease', 'release_owner', ARRAY['text']::name[], 'tasklease_producer', ARRAY[]::text[],
+SELECT function_privs_are('tasklease', 'release_owner', ARRAY['text', 'bigint[]']::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call release_owner');
 SELECT function_privs_are('tasklease', 'recover_owner', ARRAY['text']::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call recover_owner');

@@ -1,7 +1,7 @@
 -- The tables and key columns of the public contract exist with their types.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(44);
+SELECT plan(46);
 
 SELECT has_schema('tasklease');
 SELECT has_table('tasklease', 'tasks', 'table tasks exists');
@@ -27,6 +27,8 @@ SELECT col_type_is('tasklease', 'tasks', 'run_after', 'timestamp with time zone'
 SELECT col_type_is('tasklease', 'tasks', 'attempts', 'integer', 'tasks.attempts is int');
 SELECT col_type_is('tasklease', 'tasks', 'max_attempts', 'integer', 'tasks.max_attempts is int');
 SELECT col_type_is('tasklease', 'tasks', 'requeue_count', 'integer', 'tasks.requeue_count is int');
+SELECT col_type_is('tasklease', 'tasks', 'failures', 'integer', 'tasks.failures is int');
+SELECT col_not_null('tasklease', 'tasks', 'failures', 'tasks.failures is NOT NULL');
 SELECT col_type_is('tasklease', 'tasks', 'owner_id', 'text', 'tasks.owner_id is text');
 SELECT col_type_is('tasklease', 'tasks', 'lease_token', 'bigint', 'tasks.lease_token is bigint');
 SELECT col_type_is('tasklease', 'tasks', 'lease_expires_at', 'timestamp with time zone',
@@ -63,8 +65,8 @@ SELECT set_has(
 
 SELECT columns_are('tasklease', 'reaper_log',
     ARRAY['id', 'at', 'task_id', 'action', 'reason', 'owner_id', 'lease_token', 'attempts',
-        'requeue_count', 'actor'],
-    'reaper_log records task, action, reason, owner, token and time');
+        'requeue_count', 'actor', 'db_user'],
+    'reaper_log records task, action, reason, owner, token, time, and who decided');
 
 SELECT has_view('tasklease', 'stale_tasks', 'view stale_tasks exists');
 SELECT has_view('tasklease', 'task_status_counts', 'view task_status_counts exists');

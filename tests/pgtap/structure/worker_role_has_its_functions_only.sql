@@ -10,7 +10,7 @@ SELECT set_eq(
     $$SELECT p.oid::regprocedure FROM pg_proc AS p
       WHERE p.pronamespace = 'tasklease'::regnamespace
         AND has_function_privilege('tasklease_worker', p.oid, 'EXECUTE')$$,
-    $$VALUES ('tasklease.claim_task(text, text, integer)'::regprocedure), ('tasklease.claim_tasks(text, integer, text, integer)'::regprocedure), ('tasklease.renew_lease(bigint, text, bigint, integer)'::regprocedure), ('tasklease.renew_leases(text, bigint[], bigint[], integer)'::regprocedure), ('tasklease.heartbeat(text, jsonb)'::regprocedure), ('tasklease.register_worker(text, text, text, integer, jsonb, boolean)'::regprocedure), ('tasklease.worker_stopped(text, text)'::regprocedure), ('tasklease.complete_task(bigint, text, bigint, jsonb)'::regprocedure), ('tasklease.complete_tasks(text, bigint[], bigint[], jsonb[])'::regprocedure), ('tasklease.fail_task(bigint, text, bigint, text, integer)'::regprocedure), ('tasklease.release_owner(text)'::regprocedure), ('tasklease.recover_owner(text)'::regprocedure), ('tasklease.owned_tasks(text)'::regprocedure), ('tasklease.completed_by(text, bigint[], bigint[])'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure)$$,
+    $$VALUES ('tasklease.claim_task(text, text, integer)'::regprocedure), ('tasklease.claim_tasks(text, integer, text, integer)'::regprocedure), ('tasklease.renew_lease(bigint, text, bigint, integer)'::regprocedure), ('tasklease.renew_leases(text, bigint[], bigint[], integer)'::regprocedure), ('tasklease.heartbeat(text, jsonb)'::regprocedure), ('tasklease.register_worker(text, text, text, integer, jsonb, boolean, text)'::regprocedure), ('tasklease.worker_stopped(text, text)'::regprocedure), ('tasklease.complete_task(bigint, text, bigint, jsonb)'::regprocedure), ('tasklease.complete_tasks(text, bigint[], bigint[], jsonb[])'::regprocedure), ('tasklease.fail_task(bigint, text, bigint, text, integer)'::regprocedure), ('tasklease.release_owner(text, bigint[])'::regprocedure), ('tasklease.recover_owner(text)'::regprocedure), ('tasklease.owned_tasks(text)'::regprocedure), ('tasklease.completed_by(text, bigint[], bigint[])'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure)$$,
     'tasklease_worker can execute its functions (and the status views'' helpers) only'
 );
 SELECT function_privs_are('tasklease', 'claim_task', ARRAY['text', 'text', 'integer']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
@@ -23,7 +23,7 @@ SELECT function_privs_are('tasklease', 'renew_leases', ARRAY['text', 'bigint[]',
     'tasklease_worker may call renew_leases');
 SELECT function_privs_are('tasklease', 'heartbeat', ARRAY['text', 'jsonb']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
     'tasklease_worker may call heartbeat');
-SELECT function_privs_are('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
+SELECT function_privs_are('tasklease', 'register_worker', ARRAY['text', 'text', 'text', 'integer', 'jsonb', 'boolean', 'text']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
     'tasklease_worker may call register_worker');
 SELECT function_privs_are('tasklease', 'worker_stopped', ARRAY['text', 'text']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
     'tasklease_worker may call worker_stopped');
@@ -33,7 +33,7 @@ SELECT function_privs_are('tasklease', 'complete_tasks', ARRAY['text', 'bigint[]
     'tasklease_worker may call complete_tasks');
 SELECT function_privs_are('tasklease', 'fail_task', ARRAY['bigint', 'text', 'bigint', 'text', 'integer']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
     'tasklease_worker may call fail_task');
-SELECT function_privs_are('tasklease', 'release_owner', ARRAY['text']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
+SELECT function_privs_are('tasklease', 'release_owner', ARRAY['text', 'bigint[]']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
     'tasklease_worker may call release_owner');
 SELECT function_privs_are('tasklease', 'recover_owner', ARRAY['text']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
     'tasklease_worker may call recover_owner');
