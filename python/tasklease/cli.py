@@ -1,6 +1,7 @@
 """The tasklease command line.
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 worker name in use.  Errors are one line on
+Exit codes: 0 ok, 1 error, 2 usage, 3 worker name in use, 4 migrate installed the schema
+but could not schedule the reaper.  Errors are one line on
 stderr, ``tasklease: error: ...``; database errors with a TL SQLSTATE are mapped
 through tasklease.errors.  Every command prints an aligned table, or JSON with --json.
 """
@@ -27,7 +28,7 @@ from .db import connect, query
 from .errors import TaskleaseError, WorkerNameInUse
 from .migrate import migrate
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NAME_IN_USE = 0, 1, 2, 3
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NAME_IN_USE, EXIT_NOT_SCHEDULED = 0, 1, 2, 3, 4
 ENQUEUE_BATCH = 1000
 REAP_COLUMNS = ("task", "action", "reason", "owner", "attempts")
 
@@ -101,7 +102,7 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
     )
     for line in report.lines():
         print(line)
-    return EXIT_OK
+    return EXIT_NOT_SCHEDULED if report.cron == "failed" else EXIT_OK
 
 
 # ------------------------------------------------------------------ enqueue

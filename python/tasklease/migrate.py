@@ -355,20 +355,19 @@ def _schedule(conn, report: MigrateReport) -> None:
         return
     try:
         with translate_errors():
-            # cron.job shows a non-superuser its own jobs only (row-level security).
-            job = conn.execute(
-                "SELECT jobid FROM cron.job WHERE jobname = 'tasklease-reaper'"
-            ).fetchone()
-            if job:
-                report.cron, report.reaper_job = "already scheduled", job[0]
-                return
+            # cron.job shows a non-superuser its own jobs only (row-level security); a role
+            # without USAGE on schema cron cannot read it: schedule_reaper then says which
+            # GRANT is missing (TL013).
+            if conn.execute("SELECT has_schema_privilege('cron', 'USAGE')").fetchone()[0]:
+                job = conn.execute(
+                    "SELECT jobid FROM cron.job WHERE jobname = 'tasklease-reaper'"
+                ).fetchone()
+                if job:
+                    report.cron, report.reaper_job = "already scheduled", job[0]
+                    return
             report.reaper_job = conn.execute("SELECT tasklease.schedule_reaper()").fetchone()[0]
     except (TaskleaseError, psycopg.Error) as exc:
         report.cron = "failed"
         report.cron_detail = " ".join(str(exc).split())
-        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
-            report.cron_detail += (" HINT: a superuser can run GRANT USAGE ON SCHEMA cron TO "
-                                   "this role (see docs/operations.md, pg_cron as a "
-                                   "non-superuser)")
         return
     report.cron = "scheduled"

@@ -223,6 +223,46 @@ def test_new_migration_is_applied_alone_and_recorded(fresh_db, tmp_path):
     assert again.applied == [] and not again.sql_applied
 
 
+# ------------------------------------------------------------------ sql/ defines the functions
+
+RESIGNED = """
+CREATE OR REPLACE FUNCTION tasklease.test_api(a int{extra})
+RETURNS int LANGUAGE sql AS 'SELECT a';
+CREATE OR REPLACE FUNCTION tasklease.test_gone() RETURNS int LANGUAGE sql AS 'SELECT 1';
+"""
+
+
+def _functions(dsn: str, name: str) -> list[str]:
+    with psycopg.connect(dsn) as c:
+        return [r[0] for r in c.execute(
+            "SELECT oid::regprocedure::text FROM pg_proc "
+            "WHERE pronamespace = 'tasklease'::regnamespace AND proname = %s ORDER BY 1",
+            (name,))]
+
+
+def test_sql_re_apply_drops_removed_and_re_signed_functions(fresh_db, tmp_path):
+    dsn = fresh_db()
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(_resources.sql_dir(), sql_dir)
+    extra = sql_dir / "080_test_api.sql"
+    extra.write_text(RESIGNED.format(extra=""))
+    migrate(dsn, sql_dir=sql_dir)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("GRANT EXECUTE ON FUNCTION tasklease.test_gone() TO tasklease_worker")
+
+    # The next release gives test_api a defaulted parameter and removes test_gone.
+    extra.write_text(RESIGNED.format(extra=", b int DEFAULT 0").split(
+        "CREATE OR REPLACE FUNCTION tasklease.test_gone")[0])
+    report = migrate(dsn, sql_dir=sql_dir)
+
+    assert report.dropped == ["tasklease.test_api(integer)", "tasklease.test_gone()"]
+    assert _functions(dsn, "test_api") == ["tasklease.test_api(integer,integer)"]
+    assert _functions(dsn, "test_gone") == [], "a removed function keeps its grants"
+    with psycopg.connect(dsn) as c:  # not ambiguous (42725) as with both signatures
+        assert c.execute("SELECT tasklease.test_api(7)").fetchone()[0] == 7
+    assert migrate(dsn, sql_dir=sql_dir, force_sql=True).dropped == []
+
+
 def _edit_first_migration(tmp_path: Path) -> Path:
     migrations = copy_migrations(tmp_path)
     first = sorted(migrations.glob("*.sql"))[0]
@@ -315,7 +355,11 @@ def test_operator_settings_survive_forced_remigrate(fresh_db):
     chosen = default_lease + 17
     with psycopg.connect(dsn, autocommit=True) as c:
         c.execute("SELECT tasklease.set_setting('lease_s', %s)", (chosen,))
+        # As in a database from before a release added the setting (settings cannot be
+        # deleted: the table's guard refuses it).
+        c.execute("ALTER TABLE tasklease.settings DISABLE TRIGGER settings_guard")
         c.execute("DELETE FROM tasklease.settings WHERE name = 'reap_batch'")
+        c.execute("ALTER TABLE tasklease.settings ENABLE TRIGGER settings_guard")
 
     report = migrate(dsn, force_sql=True)
 
