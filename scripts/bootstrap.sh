@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install what tasklease needs to build and test, idempotently (fast when all is present):
-#   - Debian packages: PostgreSQL server, pg_cron, pgTAP, pg_prove
+#   - Debian packages: PostgreSQL server, pg_cron, pgTAP, pg_prove, PgBouncer (pooler tests)
 #   - a Python venv at .venv with `pip install -e '.[dev]'` (re-run only when pyproject.toml
 #     is newer than .venv/.installed-stamp)
 # Env: PG_BINDIR overrides the PostgreSQL bin dir; BOOTSTRAP_SKIP_APT=1 skips the apt step.
@@ -57,12 +57,13 @@ apt_step() {
     [[ -f "$libdir/pg_cron.so" ]] || missing+=("postgresql-$major-cron")
     [[ -f "$sharedir/extension/pgtap.control" ]] || missing+=("postgresql-$major-pgtap")
     command -v pg_prove >/dev/null 2>&1 || missing+=(libtap-parser-sourcehandler-pgtap-perl)
+    [[ -x /usr/sbin/pgbouncer ]] || command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
     # python3 -m venv needs ensurepip (Debian's system python: package python3-venv)
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
     if ((${#missing[@]})); then
         apt_install "${missing[@]}"
     fi
-    log "PostgreSQL $major at $bindir, pg_cron, pgTAP, pg_prove: ok"
+    log "PostgreSQL $major at $bindir, pg_cron, pgTAP, pg_prove, pgbouncer: ok"
 }
 
 if [[ "${BOOTSTRAP_SKIP_APT:-0}" != 1 ]]; then

@@ -34,6 +34,7 @@ from psycopg.conninfo import make_conninfo
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PGCLUSTER = REPO_ROOT / "scripts" / "pgcluster.sh"
+PGBOUNCER = REPO_ROOT / "scripts" / "pgbouncer.sh"
 DOCKERFILE = "docker/Dockerfile"  # relative to REPO_ROOT, the build context
 DBNAME = "tasklease"
 
@@ -57,6 +58,7 @@ class Backend:
     def __init__(self, dsn: str, cluster_dir: Optional[Path] = None) -> None:
         self.dsn = dsn
         self.cluster_dir = cluster_dir
+        self._poolers: set[str] = set()
 
     def admin_dsn(self, dbname: str) -> str:
         return with_dbname(self.dsn, dbname)
@@ -79,8 +81,27 @@ class Backend:
                 f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
             )
 
+    def start_pooler(self, mode: str = "transaction") -> str:
+        """A DSN to database tasklease through a PgBouncer (``mode`` pooling) started in front
+        of this server by scripts/pgbouncer.sh; stopped by close().  Needs the cluster dir."""
+        if self.cluster_dir is None:
+            raise NotImplementedError(f"the {self.kind} backend has no cluster dir for PgBouncer")
+        cmd = ["bash", str(PGBOUNCER), "start", str(self.cluster_dir), mode]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout}{proc.stderr}")
+        self._poolers.add(mode)
+        env = _read_env_file(self.cluster_dir / f"pgbouncer-{mode}" / "env")
+        return env["TASKLEASE_POOLER_DSN"]
+
+    def stop_poolers(self) -> None:
+        while self._poolers:
+            mode = self._poolers.pop()
+            subprocess.run(["bash", str(PGBOUNCER), "stop", str(self.cluster_dir), mode],
+                           capture_output=True, timeout=60)
+
     def close(self) -> None:
-        pass
+        self.stop_poolers()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.kind} {self.dsn}>"
@@ -109,6 +130,7 @@ class LocalClusterBackend(Backend):
             return
         self._closed = True
         try:
+            self.stop_poolers()
             self._pgcluster("stop")
         finally:
             shutil.rmtree(self.cluster_dir, ignore_errors=True)

@@ -10,6 +10,8 @@ Fixtures:
                          the same server and returns its DSN; all are dropped (FORCE) afterwards
   settings    (function) ``settings(name, value)`` changes a tasklease setting for this test only
   cron_paused (function) the tasklease pg_cron jobs are inactive during the test
+  pooler_dsn  (session)  base_dsn through a PgBouncer in transaction pooling mode (skipped
+                         when the backend has no pgcluster.sh cluster to put it in front of)
 """
 
 from __future__ import annotations
@@ -129,3 +131,10 @@ def cron_paused(conn) -> Iterator[None]:
         yield
     finally:
         conn.execute("UPDATE cron.job SET active = true WHERE jobid = ANY(%s)", (jobs,))
+
+
+@pytest.fixture(scope="session")
+def pooler_dsn(pg_backend, base_dsn) -> str:
+    if pg_backend.cluster_dir is None:
+        pytest.skip("PgBouncer tests need a scripts/pgcluster.sh cluster (make test has one)")
+    return pg_backend.start_pooler("transaction")
