@@ -41,7 +41,8 @@ BEGIN
         ('log_retention_s', 1, 2147483647, NULL, NULL),
         ('prune_batch', 1, 2147483647, 'max_batch', NULL),
         ('prune_budget_ms', 0, 3600000, NULL, NULL),
-        ('reaper_lock_timeout_ms', 0, 2147483647, NULL, NULL)
+        ('reaper_lock_timeout_ms', 0, 2147483647, NULL, NULL),
+        ('reap_interval_s', 1, 86400, NULL, NULL)
     ) AS r (name, lo, hi, le, ge)
     WHERE r.name = p_name;
     IF NOT FOUND THEN
@@ -142,7 +143,8 @@ INSERT INTO tasklease.settings AS s (name, value, description) VALUES
 ('log_retention_s', 2592000, 'Reaper log rows older than this are pruned.'),
 ('prune_batch', 5000, 'Rows one prune batch deletes.'),
 ('prune_budget_ms', 5000, 'Time one prune() run may spend on further batches.'),
-('reaper_lock_timeout_ms', 2000, 'lock_timeout of the reaper and cleanup calls.')
+('reaper_lock_timeout_ms', 2000, 'lock_timeout of the reaper and cleanup calls.'),
+('reap_interval_s', 5, 'Live workers run the reaper (reap_if_due) at most this often, together.')
 ON CONFLICT (name) DO UPDATE SET description = excluded.description;
 
 CREATE OR REPLACE FUNCTION tasklease._setting(p_name text)

@@ -161,40 +161,31 @@ WHERE t.status = 'running' AND r.reason IS NOT NULL;
 COMMENT ON VIEW tasklease.stale_tasks IS
 'What the reaper would do now, and why: one row per stale running task.';
 
-CREATE OR REPLACE FUNCTION tasklease.reap_stale_tasks(
-    batch int DEFAULT NULL,
-    dry_run boolean DEFAULT FALSE
-)
+-- The reaper itself, for reap_stale_tasks (pg_cron, psql, the CLI) and
+-- reap_if_due (live workers): p_actor is what reaper_log records as the
+-- decider.  The run is recorded in reaper_runs unless another reaper holds
+-- that row right now (never waited for).
+CREATE OR REPLACE FUNCTION tasklease._reap(p_batch int, p_actor text)
 RETURNS SETOF tasklease.reap_result
 LANGUAGE plpgsql
 VOLATILE
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET lock_timeout = '2s'
 AS $$
-#variable_conflict use_column
 DECLARE
-    v_batch int := tasklease._batch('batch', reap_stale_tasks.batch, 'reap_batch');
     v_ttl int := tasklease._setting('worker_ttl_s');
     v_stale int := tasklease._setting('stale_s');
     v_ids bigint[];
     v_reasons text[];
 BEGIN
     PERFORM set_config('lock_timeout', tasklease._setting('reaper_lock_timeout_ms') || 'ms', true);
+    UPDATE tasklease.reaper_runs AS r SET last_run_at = now(), last_actor = p_actor
+    WHERE r.id IN (SELECT r2.id FROM tasklease.reaper_runs AS r2 FOR UPDATE SKIP LOCKED);
 
     -- ORDER BY id + 0, here and below: with the bare id the planner may walk
     -- the primary key and filter on status, passing every finished task
     -- before it reaches the running ones (the newest ids): 130 ms at 1M
     -- finished tasks.  id + 0 has no index, so the running set is found
     -- through tasks_running_owner_idx and sorted (bench/README.md).
-    IF coalesce(dry_run, FALSE) THEN
-        RETURN QUERY
-        SELECT s.task_id, s.action, s.reason, s.owner_id, s.attempts
-        FROM tasklease.stale_tasks AS s
-        ORDER BY s.task_id + 0
-        LIMIT v_batch;
-        RETURN;
-    END IF;
 
     -- 1. Lock the candidates.  Rows a worker or another reaper holds are
     --    skipped: they are acted on by the next run if still stale.
@@ -207,7 +198,7 @@ BEGIN
             AND tasklease._stale_reason(t.lease_expires_at, t.updated_at, w.last_heartbeat,
                 w.stopped_at, now(), v_ttl, v_stale) IS NOT NULL
         ORDER BY t.id + 0
-        LIMIT v_batch
+        LIMIT p_batch
         FOR UPDATE OF t SKIP LOCKED
     ) AS c;
     IF v_ids IS NULL THEN
@@ -245,8 +236,39 @@ BEGIN
     -- 3. Requeue within the crash budget, else fail; log each decision.
     RETURN QUERY
     SELECT * FROM tasklease._requeue_or_fail(
-        v_ids, v_reasons, tasklease._setting('max_requeue'), 'reap_stale_tasks'
+        v_ids, v_reasons, tasklease._setting('max_requeue'), p_actor
     );
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._reap(int, text) IS
+'The reaper: requeues (within max_requeue) or fails up to p_batch stale running tasks, logged '
+'with p_actor as the decider; records the run in reaper_runs.';
+
+CREATE OR REPLACE FUNCTION tasklease.reap_stale_tasks(
+    batch int DEFAULT NULL,
+    dry_run boolean DEFAULT FALSE
+)
+RETURNS SETOF tasklease.reap_result
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_batch int := tasklease._batch('batch', reap_stale_tasks.batch, 'reap_batch');
+BEGIN
+    IF coalesce(dry_run, FALSE) THEN
+        RETURN QUERY
+        SELECT s.task_id, s.action, s.reason, s.owner_id, s.attempts
+        FROM tasklease.stale_tasks AS s
+        ORDER BY s.task_id + 0  -- not the primary key's order: see _reap
+        LIMIT v_batch;
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT * FROM tasklease._reap(v_batch, 'reap_stale_tasks');
 END
 $$;
 
@@ -320,3 +342,39 @@ $$;
 COMMENT ON FUNCTION tasklease.cleanup_stale_tasks(int, int, int, boolean) IS
 'Emergency cleanup, time-based only: requeues (within max_requeue) or fails running tasks '
 'not renewed for stale_s seconds, with reason cleanup.  dry_run changes nothing.';
+
+-- Live workers share the reaper's work: each calls reap_if_due every few
+-- seconds, and at most one run per reap_interval_s happens across all of
+-- them (and pg_cron's reaper, which records its runs too).  A caller that
+-- finds the reaper_runs row locked (another reaper is running) or the last
+-- run recent returns at once without waiting.  The decisions are logged with
+-- actor reap_if_due:<worker>.  Locks: the reaper_runs row (SKIP LOCKED), then
+-- as the reaper.  Time source: now().
+CREATE OR REPLACE FUNCTION tasklease.reap_if_due(worker text)
+RETURNS SETOF tasklease.reap_result
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '2s'
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_worker text := tasklease._check_owner(reap_if_due.worker);
+    v_interval interval := make_interval(secs => tasklease._setting('reap_interval_s'));
+BEGIN
+    PERFORM 1 FROM tasklease.reaper_runs AS r
+    WHERE r.last_run_at <= now() - v_interval
+    FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    RETURN QUERY SELECT * FROM tasklease._reap(
+        tasklease._batch('batch', NULL, 'reap_batch'), 'reap_if_due:' || v_worker
+    );
+END
+$$;
+
+COMMENT ON FUNCTION tasklease.reap_if_due(text) IS
+'The reaper run by a live worker, at most once per reap_interval_s across all callers (never '
+'waiting for another reaper); decisions are logged with actor reap_if_due:<worker>.';

@@ -48,6 +48,7 @@ tasklease.complete_tasks(text, bigint [], bigint [], jsonb []),
 tasklease.fail_task(bigint, text, bigint, text, int),
 tasklease.release_owner(text, bigint []),
 tasklease.recover_owner(text),
+tasklease.reap_if_due(text),
 tasklease.owned_tasks(text),
 tasklease.completed_by(text, bigint [], bigint [])
 TO tasklease_worker;

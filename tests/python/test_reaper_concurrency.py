@@ -268,3 +268,38 @@ def test_fenced_loser_cannot_touch_a_requeued_task(conn, cron_paused):
     assert conn.execute(
         "SELECT status::text, result FROM tasklease.tasks WHERE id = %s", (tid,)
     ).fetchone() == ("completed", {"ok": 1})
+
+
+def test_workers_sharing_the_reaper_run_it_once_per_interval_without_waiting(
+    conn, dsn, cron_paused
+):
+    """reap_if_due from many workers at once: one of them reaps, the others return at once
+    (they never queue behind the reaper), and every stale task is acted on once."""
+    barrier = threading.Barrier(6)
+    for round_ in range(5):
+        conn.execute("UPDATE tasklease.reaper_runs SET last_run_at = '-infinity'")
+        ids = [i for i, _ in claim(conn, f"gone-{round_}", 20)]
+        expire_leases(conn, ids)
+        results: list[tuple[str, int, float]] = []
+
+        def run(k: int, results: list = results) -> None:
+            with psycopg.connect(dsn, autocommit=True) as c:
+                barrier.wait()
+                t0 = c.execute("SELECT clock_timestamp()").fetchone()[0]
+                n = len(c.execute("SELECT * FROM tasklease.reap_if_due(%s)",
+                                  (f"live-{k}",)).fetchall())
+                waited = c.execute("SELECT clock_timestamp() - %s", (t0,)).fetchone()[0]
+                results.append((f"live-{k}", n, waited.total_seconds()))
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        reapers = [r for r in results if r[1] > 0]
+        assert len(results) == 6 and len(reapers) == 1, results
+        assert reapers[0][1] == 20, "one run acted on every stale task"
+        assert max(r[2] for r in results if r[1] == 0) < 1.0, "nobody waited for the reaper"
+        actors = Counter(a for (a,) in conn.execute(
+            "SELECT actor FROM tasklease.reaper_log WHERE task_id = ANY(%s)", (ids,)))
+        assert actors == {f"reap_if_due:{reapers[0][0]}": 20}
