@@ -24,7 +24,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from .db import connect, query
-from .errors import TaskleaseError, WorkerNameInUse
+from .errors import InvalidWorkerConfig, TaskleaseError, WorkerNameInUse
 from .migrate import migrate
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NAME_IN_USE = 0, 1, 2, 3
@@ -439,8 +439,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         # The reader went away (`tasklease status | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except UsageError as exc:
-        print(f"tasklease: error: {exc}", file=sys.stderr)
+    except (UsageError, InvalidWorkerConfig) as exc:
+        print(f"tasklease: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except WorkerNameInUse as exc:
         print(f"tasklease: error: {_one_line(exc)}", file=sys.stderr)
