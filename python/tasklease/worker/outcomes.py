@@ -83,7 +83,7 @@ def encode_result(value: Any) -> Optional[str]:
 
 def describe_exception(exc: BaseException) -> str:
     """'Type: message' and the last frames of its traceback; never raises."""
-    name = _safely(lambda: str(type(exc).__qualname__), "exception")
+    name = _safely(lambda: str(type(exc).__name__), "exception")
     message = _safely(lambda: str(exc), f"<{name}.__str__ raised>")
     frames = _safely(
         lambda: "".join(traceback.format_tb(exc.__traceback__)[-TRACE_FRAMES:]), "")
