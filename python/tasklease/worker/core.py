@@ -7,8 +7,9 @@ slots until stopped.
 
 Stop (SIGTERM, SIGINT or stop()): stop claiming; let running handlers finish for grace_s
 while their outcomes are stored; then no handler starts any more, the last outcomes are
-stored, and release_owner gives back the rest: a task whose handler is still running is
-abandoned (the crash budget is spent), one never started is given back free.  Then the
+stored, and release_owner gives back the rest: a task whose handler is still running (or
+returned too late for its outcome to be stored) is abandoned, at the cost of its crash
+budget; one whose handler never started is given back free.  Then the
 background services end and the worker row is marked stopped.  A second signal exits at
 once, leaving every lease to the reaper as after a crash.
 """
@@ -110,11 +111,16 @@ class Worker:
         self._signals = 0
         self._main: Optional[Link] = None
         self._http: Any = None
+        self._lease_services: list[Any] = []
         self._services: list[Any] = []
 
     @property
     def incarnation(self) -> str:
         return self.me.id
+
+    @property
+    def host(self) -> str:
+        return self.me.host
 
     # ------------------------------------------------------------------ public
     def stop(self) -> None:
@@ -178,17 +184,19 @@ class Worker:
         self._slots = Slots(self.handler, self.concurrency, self._completer.put, name)
         self._heartbeat = Heartbeat(self._link("heartbeat", liveness), name, iv.heartbeat_s,
                                     self._info, registered, iv.worker_ttl_s)
-        self._services = [
+        self._lease_services = [
             LeaseKeeper(self._link("renew", liveness), name, iv.lease_s, iv.renew_every_s,
                         self._inflight, self.metrics),
             DeadlineWatch(self._inflight, lambda: self._heartbeat.acked_sent,
                           lambda: self._heartbeat.worker_ttl_s, iv.margin_s, iv.tick_s),
+        ]
+        self._services = [
             self._heartbeat,
             Listener(self._link("listen", liveness), name, self.queue, self._wake.set),
         ]
         self._slots.start()
         self._completer.start()
-        for s in self._services:
+        for s in self._lease_services + self._services:
             s.start()
 
     def _link(self, role: str, bounds: ConnectionBounds) -> Link:
@@ -247,21 +255,27 @@ class Worker:
                 self._wake.wait(min(0.2, max(end - time.monotonic(), 0.0)))
         self._slots.close()
         self._completer.stop()
+        self._stop_services(self._lease_services)  # no renewal races the release
         self._release()
-        for s in self._services:
-            s.stop()
-        for s in self._services:
-            s.join(JOIN_S)
+        self._stop_services(self._services)
         self._slots.stop()
         self._record_stop()
 
+    @staticmethod
+    def _stop_services(services: list[Any]) -> None:
+        for s in services:
+            s.stop()
+        for s in services:
+            s.join(JOIN_S)
+
     def _release(self) -> None:
-        """release_owner: abandon the tasks whose handler still runs, give back the rest."""
+        """release_owner: abandon the tasks whose handler ran, give back the rest free."""
         assert self._main is not None
         left = self._inflight.take_all()
         if not left:
             return
-        running = [t.id for t in left if t.started and not t.finished]
+        # Started: still running, or returned too late for its outcome to be stored.
+        running = [t.id for t in left if t.started]
         for t in left:
             t.lease_lost.set()
         try:
