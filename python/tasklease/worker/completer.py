@@ -110,8 +110,7 @@ class Completer:
         if not done:
             return []
         try:
-            self._report(done, self._complete_batch(done))
-            return []
+            accepted = self._complete_batch(done)
         except Exception as exc:
             if self._link.is_connection_error(exc):
                 raise
@@ -119,10 +118,10 @@ class Completer:
                 return [refused(done[0], one_line(exc, limit=1000))]
             log.warning(kv("batch_refused", worker=self._owner, tasks=len(done),
                            error=one_line(exc)))
-        failures = []
-        for o in done:  # one by one: only the poisoned ones fail
-            failures += self._complete([o])
-        return failures
+            # One by one: only the poisoned ones fail.
+            return [failure for o in done for failure in self._complete([o])]
+        self._report(done, accepted)
+        return []
 
     def _complete_batch(self, done: list[Outcome]) -> set[int]:
         ids = [o.task.id for o in done]
