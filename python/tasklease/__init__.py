@@ -2,10 +2,20 @@
 
 __version__ = "0.1.0"
 
-from .client import Client, QueueCount, Stats, TaskInfo, WorkerInfo  # noqa: E402
+from .client import (  # noqa: E402
+    Client,
+    QueueCount,
+    ReaperEntry,
+    Snapshot,
+    StaleTask,
+    Stats,
+    TaskInfo,
+    WorkerInfo,
+)
 from .errors import (  # noqa: E402
     CronUnavailable,
     InvalidInput,
+    InvalidWorkerConfig,
     MigrationError,
     TaskleaseError,
     TaskNotFound,
@@ -18,8 +28,12 @@ __all__ = [
     "Client",
     "CronUnavailable",
     "InvalidInput",
+    "InvalidWorkerConfig",
     "MigrationError",
     "QueueCount",
+    "ReaperEntry",
+    "Snapshot",
+    "StaleTask",
     "Stats",
     "Task",
     "TaskInfo",

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import psycopg
-from psycopg.types.json import Jsonb
 
+from .client import Client, Snapshot
 from .db import connect, query
-from .errors import TaskleaseError, WorkerNameInUse
+from .errors import InvalidWorkerConfig, TaskleaseError, WorkerNameInUse
 from .migrate import migrate
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NAME_IN_USE, EXIT_NOT_SCHEDULED = 0, 1, 2, 3, 4
@@ -106,21 +106,21 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------ enqueue
-def _parse_payload(text: str, where: str) -> Jsonb:
+def _parse_payload(text: str, where: str) -> Any:
     try:
-        return Jsonb(json.loads(text))
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{where}: not valid JSON: {exc}") from None
 
 
-def _stdin_payloads() -> Iterator[Jsonb]:
+def _stdin_payloads() -> Iterator[Any]:
     for n, line in enumerate(sys.stdin, 1):
         if line.strip():
             yield _parse_payload(line, f"stdin line {n}")
 
 
-def _batches(items: Iterator[Jsonb], size: int) -> Iterator[list[Jsonb]]:
-    batch: list[Jsonb] = []
+def _batches(items: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
     for item in items:
         batch.append(item)
         if len(batch) >= size:
@@ -130,35 +130,32 @@ def _batches(items: Iterator[Jsonb], size: int) -> Iterator[list[Jsonb]]:
         yield batch
 
 
-def _run_after_sql(value: Optional[str]) -> tuple[str, Any]:
-    """--run-after: seconds from now (a number) or a timestamp PostgreSQL understands."""
+def _run_after(value: Optional[str]) -> dict[str, Any]:
+    """--run-after: seconds from now (a number; counted on the database's clock) or a
+    timestamp PostgreSQL understands."""
     if value is None:
-        return "now()", None
+        return {}
     try:
-        return "now() + make_interval(secs => %s)", float(value)
+        return {"delay_s": float(value)}
     except ValueError:
-        return "%s::timestamptz", value
+        return {"run_after": value}
 
 
 def _cmd_enqueue(args: argparse.Namespace) -> int:
     if args.payload == "-":
-        payloads: Iterator[Jsonb] = _stdin_payloads()
+        payloads: Iterator[Any] = _stdin_payloads()
     else:
         payloads = iter([_parse_payload(args.payload, "PAYLOAD_JSON")])
-    run_after_expr, run_after = _run_after_sql(args.run_after)
-    sql = f"SELECT * FROM tasklease.enqueue_many(%s::jsonb[], %s, {run_after_expr}, %s, %s)"
+    when = _run_after(args.run_after)
     progress = args.payload == "-" and sys.stderr.isatty()
     total = 0
-    with connect(args.dsn, "enqueue") as conn:
+    with Client(args.dsn, app="enqueue") as client:
         for batch in _batches(payloads, ENQUEUE_BATCH):
-            params: list[Any] = [batch, args.queue]
-            if run_after is not None:
-                params.append(run_after)
-            params += [args.priority, args.max_attempts]
-            rows = query(conn, sql, params)
-            for r in rows:
-                print(r["enqueue_many"])
-            total += len(rows)
+            ids = client.enqueue_many(batch, args.queue, priority=args.priority,
+                                      max_attempts=args.max_attempts, **when)
+            for task_id in ids:
+                print(task_id)
+            total += len(ids)
             if progress:
                 print(f"\renqueued {total}", end="", file=sys.stderr, flush=True)
     if progress:
@@ -167,20 +164,20 @@ def _cmd_enqueue(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------- status
-def _status_data(conn: psycopg.Connection, recent: int) -> dict:
+def _status_data(snap: Snapshot) -> dict:
+    """The snapshot as the rows `status` prints (and --json emits), under its column names."""
     return {
-        "tasks": query(conn, "SELECT queue, status::text AS status, tasks "
-                              "FROM tasklease.task_status_counts ORDER BY queue, status"),
-        "workers": query(conn, "SELECT owner_id AS worker, state, tasks_held, "
-                                "seconds_since_heartbeat AS since_heartbeat_s, host, pid "
-                                "FROM tasklease.worker_status ORDER BY owner_id"),
-        "stale_tasks": query(conn, "SELECT task_id AS task, action, reason, owner_id AS owner, "
-                                    "attempts, requeue_count, queue "
-                                    "FROM tasklease.stale_tasks ORDER BY task_id"),
-        "reaper_log": query(conn, "SELECT at, task_id AS task, action, reason, "
-                                   "owner_id AS owner, attempts, actor "
-                                   "FROM tasklease.reaper_log ORDER BY id DESC LIMIT %s",
-                             (recent,)),
+        "tasks": [{"queue": c.queue, "status": c.status, "tasks": c.tasks} for c in snap.counts],
+        "workers": [{"worker": w.owner_id, "state": w.state, "tasks_held": w.tasks_held,
+                     "since_heartbeat_s": w.seconds_since_heartbeat, "host": w.host,
+                     "pid": w.pid} for w in snap.workers],
+        "stale_tasks": [{"task": s.task_id, "action": s.action, "reason": s.reason,
+                         "owner": s.owner_id, "attempts": s.attempts,
+                         "requeue_count": s.requeue_count, "queue": s.queue}
+                        for s in snap.stale],
+        "reaper_log": [{"at": r.at, "task": r.task_id, "action": r.action, "reason": r.reason,
+                        "owner": r.owner_id, "attempts": r.attempts, "actor": r.actor}
+                       for r in snap.reaper_log],
     }
 
 
@@ -202,9 +199,9 @@ def _print_status(data: dict) -> None:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    with connect(args.dsn, "status") as conn:
+    with Client(args.dsn, app="status") as client:
         while True:
-            data = _status_data(conn, args.recent)
+            data = _status_data(client.snapshot(args.recent))
             if args.json:
                 _print_json(data)
             else:
@@ -440,8 +437,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         # The reader went away (`tasklease status | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except UsageError as exc:
-        print(f"tasklease: error: {exc}", file=sys.stderr)
+    except (UsageError, InvalidWorkerConfig) as exc:
+        print(f"tasklease: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except WorkerNameInUse as exc:
         print(f"tasklease: error: {_one_line(exc)}", file=sys.stderr)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import psycopg
 from psycopg.rows import dict_row
@@ -66,6 +66,42 @@ class WorkerInfo:
 
 
 @dataclass(frozen=True)
+class StaleTask:
+    """One row of tasklease.stale_tasks: what the reaper would do now, and why."""
+
+    task_id: int
+    action: str
+    reason: str
+    owner_id: Optional[str]
+    attempts: int
+    requeue_count: int
+    queue: str
+
+
+@dataclass(frozen=True)
+class ReaperEntry:
+    """One row of tasklease.reaper_log: a requeue, failure or release, and who decided it."""
+
+    at: dt.datetime
+    task_id: int
+    action: str
+    reason: str
+    owner_id: Optional[str]
+    attempts: int
+    actor: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything `tasklease status` shows, read at one moment (one statement each)."""
+
+    counts: list[QueueCount]
+    workers: list[WorkerInfo]
+    stale: list[StaleTask]
+    reaper_log: list[ReaperEntry]
+
+
+@dataclass(frozen=True)
 class Stats:
     counts: list[QueueCount] = field(default_factory=list)
     workers: list[WorkerInfo] = field(default_factory=list)
@@ -78,6 +114,16 @@ class Stats:
 
 
 _TASK_FIELDS = [f for f in TaskInfo.__dataclass_fields__]
+# run_after: a datetime, or a timestamp text PostgreSQL parses; delay_s: seconds from the
+# database's now().  At most one of the two; neither means now.
+RunAfter = Union[dt.datetime, str, None]
+_RUN_AFTER_SQL = "coalesce(%s::timestamptz, now() + make_interval(secs => coalesce(%s, 0)))"
+
+
+def _run_after(run_after: RunAfter, delay_s: Optional[float]) -> tuple[RunAfter, Optional[float]]:
+    if run_after is not None and delay_s is not None:
+        raise ValueError("give run_after or delay_s, not both")
+    return run_after, None if delay_s is None else float(delay_s)
 
 
 class Client:
@@ -117,15 +163,17 @@ class Client:
         payload: Any,
         queue: str = "default",
         *,
-        run_after: Optional[dt.datetime] = None,
+        run_after: RunAfter = None,
+        delay_s: Optional[float] = None,
         priority: int = 0,
         max_attempts: Optional[int] = None,
     ) -> int:
-        """Add one task; returns its id."""
+        """Add one task; returns its id.  It runs from run_after, or delay_s seconds from
+        now on the database's clock (never this machine's), or now."""
         with translate_errors():
             row = self.conn.execute(
-                "SELECT tasklease.enqueue(%s, %s, coalesce(%s, now()), %s, %s)",
-                (Jsonb(payload), queue, run_after, priority, max_attempts),
+                f"SELECT tasklease.enqueue(%s, %s, {_RUN_AFTER_SQL}, %s, %s)",
+                (Jsonb(payload), queue, *_run_after(run_after, delay_s), priority, max_attempts),
             ).fetchone()
         assert row is not None
         return row[0]
@@ -135,19 +183,21 @@ class Client:
         payloads: Iterable[Any],
         queue: str = "default",
         *,
-        run_after: Optional[dt.datetime] = None,
+        run_after: RunAfter = None,
+        delay_s: Optional[float] = None,
         priority: int = 0,
         max_attempts: Optional[int] = None,
     ) -> list[int]:
-        """Add one task per payload with one statement; returns the ids in order."""
+        """Add one task per payload with one statement; returns the ids in order.  run_after
+        and delay_s as for enqueue()."""
         values: Sequence[Jsonb] = [Jsonb(p) for p in payloads]
         if not values:
             return []
         with translate_errors():
             rows = self.conn.execute(
-                "SELECT * FROM tasklease.enqueue_many(%s::jsonb[], %s, coalesce(%s, now()), "
+                f"SELECT * FROM tasklease.enqueue_many(%s::jsonb[], %s, {_RUN_AFTER_SQL}, "
                 "%s, %s)",
-                (list(values), queue, run_after, priority, max_attempts),
+                (list(values), queue, *_run_after(run_after, delay_s), priority, max_attempts),
             ).fetchall()
         return [r[0] for r in rows]
 
@@ -171,12 +221,28 @@ class Client:
     def stats(self) -> Stats:
         """Task counts per queue and status, the workers, and the number of stale tasks."""
         with translate_errors():
-            counts = [QueueCount(q, str(s), int(n)) for q, s, n in self.conn.execute(
-                "SELECT queue, status::text, tasks FROM tasklease.task_status_counts "
-                "ORDER BY queue, status")]
-            workers = [WorkerInfo(r[0], r[1], r[2], int(r[3]), float(r[4]), r[5], r[6])
-                       for r in self.conn.execute(
-                "SELECT owner_id, state, alive, tasks_held, seconds_since_heartbeat, host, pid "
-                "FROM tasklease.worker_status ORDER BY owner_id")]
             row = self.conn.execute("SELECT count(*) FROM tasklease.stale_tasks").fetchone()
-        return Stats(counts, workers, int(row[0]) if row else 0)
+            return Stats(self._counts(), self._workers(), int(row[0]) if row else 0)
+
+    def snapshot(self, recent: int = 20) -> Snapshot:
+        """Counts, workers, the stale tasks and the recent reaper decisions (newest first,
+        at most recent of them): what `tasklease status` shows."""
+        with translate_errors():
+            stale = [StaleTask(*r) for r in self.conn.execute(
+                "SELECT task_id, action, reason, owner_id, attempts, requeue_count, queue "
+                "FROM tasklease.stale_tasks ORDER BY task_id")]
+            log = [ReaperEntry(*r) for r in self.conn.execute(
+                "SELECT at, task_id, action, reason, owner_id, attempts, actor "
+                "FROM tasklease.reaper_log ORDER BY id DESC LIMIT %s", (recent,))]
+            return Snapshot(self._counts(), self._workers(), stale, log)
+
+    def _counts(self) -> list[QueueCount]:
+        return [QueueCount(q, str(s), int(n)) for q, s, n in self.conn.execute(
+            "SELECT queue, status::text, tasks FROM tasklease.task_status_counts "
+            "ORDER BY queue, status")]
+
+    def _workers(self) -> list[WorkerInfo]:
+        return [WorkerInfo(r[0], r[1], r[2], int(r[3]), float(r[4]), r[5], r[6])
+                for r in self.conn.execute(
+            "SELECT owner_id, state, alive, tasks_held, seconds_since_heartbeat, host, pid "
+            "FROM tasklease.worker_status ORDER BY owner_id")]

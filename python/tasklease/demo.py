@@ -23,16 +23,14 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from rich.console import Console, Group
-from rich.live import Live
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
 from .db import connect, query, resolve_dsn
+
+if TYPE_CHECKING:  # rich is the optional extra "demo"; imported where it is used
+    from rich.console import Console, Group
 
 QUEUE = "demo"
 WORKERS = ("demo-worker-1", "demo-worker-2", "demo-worker-3")
@@ -167,6 +165,11 @@ def snapshot(conn: psycopg.Connection) -> dict[str, Any]:
 
 
 def render(run: Run, snap: dict[str, Any]) -> Group:
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     elapsed = time.monotonic() - run.started
     counts = Table(title="tasks (queue demo)", expand=True)
     for status in ("queued", "running", "completed", "failed"):
@@ -269,6 +272,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn")
     parser.add_argument("--tasks", type=int, default=300)
     args = parser.parse_args(argv)
+    _require_rich()
+    from rich.console import Console
+    from rich.panel import Panel
+
     dsn = resolve_dsn(args.dsn)
     console = Console()
     run = Run(dsn=dsn, n_tasks=args.tasks)
@@ -305,7 +312,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
+def _require_rich() -> None:
+    """The demo's display needs rich (extra "demo"); the handler and the rest do not."""
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        raise SystemExit(
+            "tasklease demo: the display needs the 'rich' package, which is not installed: "
+            "pip install 'tasklease[demo]' (make demo installs it)") from None
+
+
 def _watch(conn: psycopg.Connection, run: Run, console: Console) -> bool:
+    from rich.live import Live
+
     deadline = time.monotonic() + TIME_LIMIT_S
     last_plain = 0.0
     with Live(console=console, refresh_per_second=4, transient=False,

@@ -79,6 +79,11 @@ class CronSetupIncomplete(TaskleaseError):
     sqlstate = "TL013"
 
 
+class InvalidWorkerConfig(TaskleaseError, ValueError):
+    """A worker's intervals or options break the rules it runs by (no SQLSTATE: refused
+    before anything is claimed).  The CLI exits 2 with the message."""
+
+
 class MigrationError(TaskleaseError):
     """The database's migrations disagree with the files (changed checksum, unknown version)."""
 

@@ -16,6 +16,9 @@ _COUNTERS = {
     "released": "Tasks given back at shutdown with release_owner.",
     "recovered": "Tasks of a previous life requeued at startup with recover_owner.",
     "reconnects": "Database reconnections after a lost connection.",
+    "abandoned": "Tasks whose handler was still running when a graceful stop ended; given "
+                 "back with release_owner at the cost of their crash budget.",
+    "dropped_outcomes": "Outcomes the database refused even as fail_task; left to the reaper.",
 }
 
 

@@ -69,3 +69,19 @@ def test_prepare_threshold_follows_the_environment(dsn, monkeypatch):
     monkeypatch.setenv("TASKLEASE_PREPARE_THRESHOLD", "often")
     with pytest.raises(ValueError):
         connect(dsn, "test")
+
+
+def test_run_after_a_delay_on_the_database_clock_or_a_timestamp(dsn, conn):
+    with tasklease.Client(dsn) as client:
+        delayed = client.enqueue({}, delay_s=3600)
+        dated = client.enqueue_many([{}], run_after="2031-02-03T04:05:06Z")[0]
+        with pytest.raises(ValueError, match="not both"):
+            client.enqueue({}, delay_s=1, run_after="2031-01-01")
+        snap = client.snapshot(recent=5)
+    lag = conn.execute("SELECT extract(epoch FROM run_after - now()) FROM tasklease.tasks "
+                       "WHERE id = %s", (delayed,)).fetchone()[0]
+    assert 3590 < lag <= 3600
+    assert conn.execute("SELECT run_after = '2031-02-03T04:05:06Z' FROM tasklease.tasks "
+                        "WHERE id = %s", (dated,)).fetchone()[0]
+    assert [(c.status, c.tasks) for c in snap.counts] == [("queued", 2)]
+    assert snap.workers == [] and snap.stale == [] and snap.reaper_log == []

@@ -132,3 +132,30 @@ def test_tasklease_migrate_from_the_wheel_in_another_folder(installed, fresh_db,
         task = c.execute("SELECT tasklease.enqueue('{\"packaged\": true}')").fetchone()[0]
     assert versions == [m.version for m in load_migrations(SHIPPED["tasklease/_migrations"])]
     assert claim and task == 1
+
+
+def test_the_wheel_needs_psycopg_only_and_rich_for_the_demo(wheel):
+    with zipfile.ZipFile(wheel) as zf:
+        meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
+        requires = [line.split(":", 1)[1].strip().replace("'", '"')
+                    for line in zf.read(meta).decode().splitlines()
+                    if line.startswith("Requires-Dist:")]
+    core = [r for r in requires if "extra ==" not in r]
+    assert [r.split(">")[0].split("[")[0] for r in core] == ["psycopg"]
+    assert any(r.startswith("rich") and 'extra == "demo"' in r for r in requires)
+    assert not any("psycopg-pool" in r for r in requires)
+
+
+def test_the_demo_handler_works_without_rich_and_the_display_says_what_is_missing(tmp_path):
+    block_rich = "import sys; sys.modules['rich'] = None; "
+    proc = subprocess.run(
+        [sys.executable, "-c", block_rich + "import tasklease.demo as d; print(d.handle.__name__)"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == "handle", proc.stderr
+    proc = subprocess.run(
+        [sys.executable, "-c", block_rich + "import tasklease.demo as d; d.main(['--dsn', 'x'])"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "tasklease demo: the display needs the 'rich' package, which is not installed: "
+        "pip install 'tasklease[demo]' (make demo installs it)"]

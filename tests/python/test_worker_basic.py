@@ -116,7 +116,7 @@ def test_a_live_name_is_refused_with_exit_code_3(conn, workers):
     assert first.stop() == 0
 
 
-def test_sigterm_finishes_short_tasks_and_releases_the_rest(conn, workers):
+def test_sigterm_finishes_short_tasks_and_abandons_the_running_rest(conn, workers):
     short, long_ = enqueue_many(conn, [{"sleep": 1}, {"sleep_first": 120}])
     w = workers("--name", "term", "--concurrency", "2", "--grace-s", "4")
     wait_until(
@@ -134,11 +134,12 @@ def test_sigterm_finishes_short_tasks_and_releases_the_rest(conn, workers):
         )
     )
     assert rows[short] == ("completed", 1, 0, "term")
-    assert rows[long_] == ("queued", 0, 0, None), "released with its budget untouched"
+    assert rows[long_] == ("queued", 1, 1, None), "its handler still ran: a crash requeue"
     log = conn.execute(
-        "SELECT action, reason, owner_id FROM tasklease.reaper_log WHERE task_id = %s", (long_,)
+        "SELECT action, reason, owner_id, actor FROM tasklease.reaper_log WHERE task_id = %s",
+        (long_,),
     ).fetchall()
-    assert log == [("released", "released", "term")]
+    assert log == [("requeued", "abandoned", "term", "release_owner")]
     assert conn.execute(
         "SELECT state FROM tasklease.worker_status WHERE owner_id = 'term'"
     ).fetchone()[0] == "stopped"
