@@ -178,6 +178,7 @@ FUNCTIONS: dict[str, tuple[list[tuple[str, str]], int]] = {
     ),
     "release_owner": ([("owner", "text")], 1),
     "recover_owner": ([("owner", "text")], 1),
+    "reap_if_due": ([("worker", "text")], 1),
     "cancel_task": ([("task_id", "bigint")], 1),
     "get_task": ([("task_id", "bigint")], 1),
     "register_worker": (
