@@ -71,8 +71,9 @@ def horizontal_bars(items: Sequence[tuple[str, float]], unit: str, title: str) -
         w = span * value / top
         parts.append(f'<text class="tick" x="{label_w - 6}" y="{y + 14}" text-anchor="end">'
                      f'{escape(label)}</text>')
+        tip = f"{escape(label)}: {value:g} {unit}"
         parts.append(f'<rect class="age" x="{label_w}" y="{y + 3}" width="{max(w, 1):.1f}" '
-                     f'height="{row_h - 8}"><title>{escape(label)}: {value:g} {unit}</title></rect>')
+                     f'height="{row_h - 8}"><title>{tip}</title></rect>')
         parts.append(f'<text class="tick" x="{label_w + w + 6:.1f}" y="{y + 14}">'
                      f'{value:g} {unit}</text>')
     parts.append("</svg>")
