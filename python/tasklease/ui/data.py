@@ -66,9 +66,13 @@ def capabilities(conn: psycopg.Connection, read_only: bool) -> Capabilities:
     )
     r = row(conn, f"""
         SELECT {checks},
-            to_regclass('cron.job') IS NOT NULL
-                AND has_table_privilege('cron.job', 'SELECT')
-                AND has_table_privilege('cron.job_run_details', 'SELECT') AS cron,
+            coalesce((
+                SELECT bool_and(has_schema_privilege(n.oid, 'USAGE')
+                    AND has_table_privilege(c.oid, 'SELECT')) AND count(*) = 2
+                FROM pg_catalog.pg_class AS c
+                JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'cron' AND c.relname IN ('job', 'job_run_details')
+            ), false) AS cron,  -- by oid: a name in a schema we may not use is an error
             session_user AS "user"
     """)
     assert r is not None
