@@ -11,13 +11,18 @@
 --                   -> the crash budget decides: requeued or failed
 --                   (reason taken_back, as the reaper would for a dead owner)
 -- Reads, for the worker and producer roles too:
---   task_summaries      one short row per task (payload and error cut short)
---   console_tasks       keyset pages of it, newest first, by queue and status
+--   console_tasks       keyset pages of short task rows (payload and error cut
+--                       short), newest first, by queue and status
 --   console_queues      per queue: live counts, capped finished counts, the
 --                       oldest runnable task's age, stale tasks, tasks held by
 --                       dead workers
 --   console_throughput  finished tasks per minute and queue
---   reaper_decisions    reaper_log with each task's queue
+--   console_decisions   keyset pages of reaper_log with each task's queue
+--   console_decision_counts  decisions per queue, action and reason
+-- All are plpgsql with RETURNS TABLE, not views: migrate --target N applies
+-- this file to the schema of migration N, and a view (or a sql function) is
+-- checked against the columns there, a plpgsql body only when it runs.  So
+-- the inputs are named *_filter where an output column has the plain name.
 -- Cost: pages and counts read the partial indexes (claim, running set,
 -- tasks_finished_queue_idx of migration 004), never every finished task.
 -- They run with jit = off: the planner's estimates for the per-queue laterals
@@ -180,29 +185,6 @@ COMMENT ON FUNCTION tasklease.take_back_task(bigint, bigint) IS
 
 -- -------------------------------------------------------------------- reads
 
-CREATE OR REPLACE VIEW tasklease.task_summaries AS
-SELECT
-    t.id,
-    t.queue,
-    t.status,
-    t.priority,
-    t.run_after,
-    t.attempts,
-    t.failures,
-    t.max_attempts,
-    t.requeue_count,
-    t.owner_id,
-    t.lease_expires_at,
-    t.created_at,
-    t.updated_at,
-    t.finished_at,
-    left(t.payload::text, 200) AS payload_preview,
-    left(t.last_error, 200) AS last_error
-FROM tasklease.tasks AS t;
-
-COMMENT ON VIEW tasklease.task_summaries IS
-'One short row per task: the columns of a list, payload and last_error cut to 200 characters.';
-
 -- The finished states' queues, one index probe each (a loose index scan of
 -- tasks_finished_queue_idx), without reading the finished tasks themselves.
 CREATE OR REPLACE FUNCTION tasklease._finished_queues()
@@ -235,12 +217,29 @@ COMMENT ON FUNCTION tasklease._finished_queues() IS
 -- cost follows the number of queues and the page size, not the table.
 -- Custom plans: the NULL filters then fold away.
 CREATE OR REPLACE FUNCTION tasklease.console_tasks(
-    queue text DEFAULT NULL,
-    status tasklease.task_status DEFAULT NULL,
+    queue_filter text DEFAULT NULL,
+    status_filter tasklease.task_status DEFAULT NULL,
     before_id bigint DEFAULT NULL,
     page_size int DEFAULT 50
 )
-RETURNS SETOF tasklease.task_summaries
+RETURNS TABLE (
+    id bigint,
+    queue text,
+    status tasklease.task_status,
+    priority int,
+    run_after timestamptz,
+    attempts int,
+    failures int,
+    max_attempts int,
+    requeue_count int,
+    owner_id text,
+    lease_expires_at timestamptz,
+    created_at timestamptz,
+    updated_at timestamptz,
+    finished_at timestamptz,
+    payload_preview text,
+    last_error text
+)
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
@@ -253,15 +252,15 @@ DECLARE
     v_n int := tasklease._check_range('page_size', console_tasks.page_size, 1, 500, 'TL007');
     v_before bigint := coalesce(console_tasks.before_id, 9223372036854775807);
 BEGIN
-    IF console_tasks.queue IS NOT NULL THEN
-        PERFORM tasklease._check_queue(console_tasks.queue);
+    IF console_tasks.queue_filter IS NOT NULL THEN
+        PERFORM tasklease._check_queue(console_tasks.queue_filter);
     END IF;
     RETURN QUERY
     WITH queues AS (
         SELECT f.q FROM tasklease._finished_queues() AS f (q)
-        WHERE console_tasks.queue IS NULL
+        WHERE console_tasks.queue_filter IS NULL
         UNION ALL
-        SELECT console_tasks.queue WHERE console_tasks.queue IS NOT NULL
+        SELECT console_tasks.queue_filter WHERE console_tasks.queue_filter IS NOT NULL
     ),
 
     -- The live states one by one: each is found through its own partial
@@ -272,13 +271,13 @@ BEGIN
         SELECT x.id FROM (
             SELECT t.id FROM tasklease.tasks AS t
             WHERE t.status = 'queued' AND t.id < v_before
-                AND (console_tasks.queue IS NULL OR t.queue = console_tasks.queue)
-                AND coalesce(console_tasks.status = 'queued', TRUE)
+                AND (console_tasks.queue_filter IS NULL OR t.queue = console_tasks.queue_filter)
+                AND coalesce(console_tasks.status_filter = 'queued', TRUE)
             UNION ALL
             SELECT t.id FROM tasklease.tasks AS t
             WHERE t.status = 'running' AND t.id < v_before
-                AND (console_tasks.queue IS NULL OR t.queue = console_tasks.queue)
-                AND coalesce(console_tasks.status = 'running', TRUE)
+                AND (console_tasks.queue_filter IS NULL OR t.queue = console_tasks.queue_filter)
+                AND coalesce(console_tasks.status_filter = 'running', TRUE)
         ) AS x
         ORDER BY x.id + 0 DESC
         LIMIT v_n
@@ -296,7 +295,7 @@ BEGIN
             ORDER BY t.id DESC
             LIMIT v_n
         ) AS f
-        WHERE console_tasks.status IS NULL OR s.st = console_tasks.status
+        WHERE console_tasks.status_filter IS NULL OR s.st = console_tasks.status_filter
     ),
 
     page AS (
@@ -305,16 +304,20 @@ BEGIN
         LIMIT v_n
     )
 
-    SELECT v.*
+    SELECT
+        t.id, t.queue, t.status, t.priority, t.run_after, t.attempts, t.failures,
+        t.max_attempts, t.requeue_count, t.owner_id, t.lease_expires_at, t.created_at,
+        t.updated_at, t.finished_at, left(t.payload::text, 200), left(t.last_error, 200)
     FROM page AS p
-    JOIN tasklease.task_summaries AS v ON v.id = p.id
-    ORDER BY v.id DESC;
+    JOIN tasklease.tasks AS t ON p.id = t.id
+    ORDER BY t.id DESC;
 END
 $$;
 
 COMMENT ON FUNCTION tasklease.console_tasks(text, tasklease.task_status, bigint, int) IS
-'A page of task_summaries, newest first, filtered by queue and status (NULL: all), with ids '
-'below before_id (keyset paging); page_size 1..500 (TL007).';
+'A page of short task rows (payload and last_error cut to 200 characters), newest first, '
+'filtered by queue and status (NULL: all), with ids below before_id (keyset paging); '
+'page_size 1..500 (TL007).';
 
 -- Per queue.  Live counts (queued, runnable, running) are exact: the live set
 -- is read through its partial indexes.  Finished counts are exact up to
@@ -463,23 +466,88 @@ COMMENT ON FUNCTION tasklease.console_throughput(int) IS
 'Tasks that finished (completed, failed, cancelled) per minute and queue over the last minutes '
 'minutes (1..1440, TL007), the current minute included; minutes without any are left out.';
 
-CREATE OR REPLACE VIEW tasklease.reaper_decisions AS
-SELECT
-    l.id,
-    l.at,
-    l.task_id,
-    t.queue,
-    l.action,
-    l.reason,
-    l.owner_id,
-    l.lease_token,
-    l.attempts,
-    l.requeue_count,
-    l.actor,
-    l.db_user
-FROM tasklease.reaper_log AS l
-LEFT JOIN tasklease.tasks AS t ON l.task_id = t.id;
+-- Newest first, page by page (before_id), by task, action and reason.  By task
+-- through reaper_log_task_idx; otherwise backwards along the primary key.
+CREATE OR REPLACE FUNCTION tasklease.console_decisions(
+    task_filter bigint DEFAULT NULL,
+    action_filter text DEFAULT NULL,
+    reason_filter text DEFAULT NULL,
+    before_id bigint DEFAULT NULL,
+    page_size int DEFAULT 50
+)
+RETURNS TABLE (
+    id bigint,
+    at timestamptz,
+    task_id bigint,
+    queue text,
+    action text,
+    reason text,
+    owner_id text,
+    lease_token bigint,
+    attempts int,
+    requeue_count int,
+    actor text,
+    db_user text
+)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_custom_plan
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_n int := tasklease._check_range('page_size', console_decisions.page_size, 1, 500,
+        'TL007');
+BEGIN
+    RETURN QUERY
+    SELECT
+        l.id, l.at, l.task_id, t.queue, l.action, l.reason, l.owner_id, l.lease_token,
+        l.attempts, l.requeue_count, l.actor, l.db_user
+    FROM tasklease.reaper_log AS l
+    LEFT JOIN tasklease.tasks AS t ON l.task_id = t.id
+    WHERE (console_decisions.task_filter IS NULL OR l.task_id = console_decisions.task_filter)
+        AND (console_decisions.action_filter IS NULL
+            OR l.action = console_decisions.action_filter)
+        AND (console_decisions.reason_filter IS NULL
+            OR l.reason = console_decisions.reason_filter)
+        AND (console_decisions.before_id IS NULL OR l.id < console_decisions.before_id)
+    ORDER BY l.id DESC
+    LIMIT v_n;
+END
+$$;
 
-COMMENT ON VIEW tasklease.reaper_decisions IS
-'Every reaper, recovery, release and operator decision (reaper_log) with its task''s queue '
-'(NULL once the task is pruned).';
+COMMENT ON FUNCTION tasklease.console_decisions(bigint, text, text, bigint, int) IS
+'A page of reaper_log (every reaper, recovery, release and operator decision) with each '
+'task''s queue (NULL once pruned), newest first, filtered by task, action and reason, ids '
+'below before_id; page_size 1..500 (TL007).';
+
+CREATE OR REPLACE FUNCTION tasklease.console_decision_counts(minutes int DEFAULT 60)
+RETURNS TABLE (queue text, action text, reason text, decisions bigint)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_since timestamptz := now() - make_interval(
+        mins => tasklease._check_range('minutes', console_decision_counts.minutes, 1, 1440,
+            'TL007'));
+BEGIN
+    -- Through reaper_log_at_idx: the cost follows the decisions in the window.
+    RETURN QUERY
+    SELECT t.queue, l.action, l.reason, count(*)
+    FROM tasklease.reaper_log AS l
+    LEFT JOIN tasklease.tasks AS t ON l.task_id = t.id
+    WHERE l.at > v_since
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease.console_decision_counts(int) IS
+'Decisions of reaper_log in the last minutes minutes (1..1440, TL007) per queue (NULL once '
+'the task is pruned), action and reason.';

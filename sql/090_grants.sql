@@ -69,15 +69,12 @@ GRANT USAGE ON ALL SEQUENCES IN SCHEMA tasklease TO tasklease_admin;
 -- (retry_task, run_task_now, take_back_task) are tasklease_admin's only,
 -- through the grant on every function above; a producer's console offers
 -- cancel_task, which that role may call anyway.
-GRANT SELECT ON
-tasklease.task_summaries,
-tasklease.reaper_decisions
-TO tasklease_worker, tasklease_producer;
-
 GRANT EXECUTE ON FUNCTION
 tasklease.console_tasks(text, tasklease.task_status, bigint, int),
 tasklease.console_queues(int),
-tasklease.console_throughput(int)
+tasklease.console_throughput(int),
+tasklease.console_decisions(bigint, text, text, bigint, int),
+tasklease.console_decision_counts(int)
 TO tasklease_worker, tasklease_producer;
 
 GRANT EXECUTE ON FUNCTION tasklease.get_task(bigint) TO tasklease_worker;

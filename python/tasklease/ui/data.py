@@ -134,7 +134,8 @@ def reaper_job(conn: psycopg.Connection) -> Optional[dict]:
 # ------------------------------------------------------------------ tasks
 def task_page(conn: psycopg.Connection, queue: Optional[str], status: Optional[str],
               before: Optional[int], page_size: int = PAGE_SIZE) -> list[dict]:
-    return rows(conn, "SELECT * FROM tasklease.console_tasks(%s, %s, %s, %s)",
+    return rows(conn, "SELECT * FROM tasklease.console_tasks(%s, %s::tasklease.task_status, "
+                      "%s, %s)",
                 (queue, status, before, page_size))
 
 
@@ -149,8 +150,10 @@ def task(conn: psycopg.Connection, task_id: int) -> Optional[dict]:
 
 
 def timeline(conn: psycopg.Connection, task_id: int) -> list[dict]:
-    return rows(conn, "SELECT * FROM tasklease.reaper_decisions WHERE task_id = %s ORDER BY id",
-                (task_id,))
+    """Every decision about one task, oldest first."""
+    found = rows(conn, "SELECT * FROM tasklease.console_decisions(%s, page_size => 500)",
+                 (task_id,))
+    return found[::-1]
 
 
 def act(conn: psycopg.Connection, action: str, task_id: int,
@@ -169,18 +172,10 @@ def workers(conn: psycopg.Connection) -> list[dict]:
 
 def decisions(conn: psycopg.Connection, action: Optional[str], reason: Optional[str],
               before: Optional[int], page_size: int = PAGE_SIZE) -> list[dict]:
-    return rows(conn, """
-        SELECT d.* FROM tasklease.reaper_decisions AS d
-        WHERE (%(action)s::text IS NULL OR d.action = %(action)s)
-            AND (%(reason)s::text IS NULL OR d.reason = %(reason)s)
-            AND (%(before)s::bigint IS NULL OR d.id < %(before)s)
-        ORDER BY d.id DESC LIMIT %(n)s
-    """, {"action": action, "reason": reason, "before": before, "n": page_size})
+    return rows(conn, "SELECT * FROM tasklease.console_decisions(NULL, %s, %s, %s, %s)",
+                (action, reason, before, page_size))
 
 
 def decisions_last_hour(conn: psycopg.Connection) -> list[dict]:
-    return rows(conn, """
-        SELECT coalesce(d.queue, '') AS queue, d.action, d.reason, count(*) AS n
-        FROM tasklease.reaper_decisions AS d WHERE d.at > now() - interval '1 hour'
-        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-    """)
+    return rows(conn, "SELECT coalesce(queue, '') AS queue, action, reason, decisions AS n "
+                      "FROM tasklease.console_decision_counts(60)")

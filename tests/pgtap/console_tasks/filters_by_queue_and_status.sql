@@ -13,7 +13,7 @@ SELECT (tl_test.claimed('w1', p_queue => 'b')).id AS rb \gset
 
 SELECT set_eq($$SELECT id FROM tasklease.console_tasks('a')$$,
     format('VALUES (%s::bigint), (%s)', :qa, :fa_id), 'queue a');
-SELECT set_eq($$SELECT id FROM tasklease.console_tasks(status => 'failed')$$,
+SELECT set_eq($$SELECT id FROM tasklease.console_tasks(status_filter => 'failed')$$,
     format('VALUES (%s::bigint), (%s)', :fa_id, :fb_id), 'failed, every queue');
 SELECT set_eq($$SELECT id FROM tasklease.console_tasks('b', 'failed')$$,
     format('VALUES (%s::bigint)', :fb_id), 'failed in queue b');

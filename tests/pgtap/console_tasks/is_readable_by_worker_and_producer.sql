@@ -13,8 +13,8 @@ INSERT INTO codes SELECT 'worker', c FROM unnest(ARRAY[
     tl_test.sqlstate_of('SELECT * FROM tasklease.console_tasks()'),
     tl_test.sqlstate_of('SELECT * FROM tasklease.console_queues()'),
     tl_test.sqlstate_of('SELECT * FROM tasklease.console_throughput()'),
-    tl_test.sqlstate_of('SELECT * FROM tasklease.reaper_decisions'),
-    tl_test.sqlstate_of('SELECT * FROM tasklease.task_summaries'),
+    tl_test.sqlstate_of('SELECT * FROM tasklease.console_decisions()'),
+    tl_test.sqlstate_of('SELECT * FROM tasklease.console_decision_counts()'),
     tl_test.sqlstate_of(format('SELECT * FROM tasklease.get_task(%s)', :id))
 ]) AS c;
 RESET ROLE;
@@ -23,8 +23,8 @@ INSERT INTO codes SELECT 'producer', c FROM unnest(ARRAY[
     tl_test.sqlstate_of('SELECT * FROM tasklease.console_tasks()'),
     tl_test.sqlstate_of('SELECT * FROM tasklease.console_queues()'),
     tl_test.sqlstate_of('SELECT * FROM tasklease.console_throughput()'),
-    tl_test.sqlstate_of('SELECT * FROM tasklease.reaper_decisions'),
-    tl_test.sqlstate_of('SELECT * FROM tasklease.task_summaries'),
+    tl_test.sqlstate_of('SELECT * FROM tasklease.console_decisions()'),
+    tl_test.sqlstate_of('SELECT * FROM tasklease.console_decision_counts()'),
     tl_test.sqlstate_of(format('SELECT * FROM tasklease.get_task(%s)', :id))
 ]) AS c;
 RESET ROLE;

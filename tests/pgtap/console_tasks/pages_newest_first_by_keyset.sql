@@ -1,4 +1,4 @@
--- console_tasks returns task_summaries newest first; the smallest id of a page
+-- console_tasks returns short task rows newest first; the smallest id of a page
 -- as before_id gives the next page, live and finished tasks merged in order.
 BEGIN;
 \ir ../_fixtures.psql
