@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-SECTIONS = ("floor", "api", "worker", "reaper", "hot", "soak", "profile")
+SECTIONS = ("floor", "api", "worker", "reaper", "hot", "soak", "profile", "ui")
 
 # The full run's soak: 1,000,000 claim/complete cycles took about 4-5 minutes on the 2-core
 # machine this was written on (the limit for the full size is about ten); a slower
@@ -30,6 +30,8 @@ class Config:
     hot_tasks: int = 2_000  # running tasks renewed in the HOT phase
     hot_rounds: int = 5  # renewals of each
     latency_concurrency: int = 16
+    ui_finished: int = 1_000_000  # finished tasks beside the console's pages
+    ui_repeats: int = 5  # requests per page (after one warm-up); the median is reported
     quick: bool = False
     only: tuple = field(default=SECTIONS)
 
@@ -52,6 +54,8 @@ QUICK = Config(
     hot_tasks=100,
     hot_rounds=3,
     latency_concurrency=4,
+    ui_finished=2_000,
+    ui_repeats=2,
     quick=True,
 )
 

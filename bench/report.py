@@ -74,9 +74,23 @@ def _reaper_targets(results: dict) -> list:
     return out
 
 
+def _ui_target(results: dict) -> dict:
+    ui = results.get("ui")
+    if not ui:
+        return _target("every console page < 200 ms server time", None, None, "")
+    slowest = max(ui["pages"], key=lambda p: ui["pages"][p]["ms"])
+    worst = ui["pages"][slowest]["ms"]
+    return _target(
+        f"every console page < {ui['target_ms']:.0f} ms server time at"
+        f" {ui['finished']:,} finished tasks", worst, worst < ui["target_ms"],
+        f"slowest {slowest}: {worst:.1f} ms",
+    )
+
+
 def targets(results: dict) -> list:
     """Every target of the issue with its value and PASS (True), MISS (False) or n/a (None)."""
     out = _api_targets(results) + [_worker_target(results)] + _reaper_targets(results)
+    out.append(_ui_target(results))
     hot = results.get("hot")
     out.append(_target(
         ">= 80% of renewals HOT", hot["hot_share"] if hot else None,
@@ -160,6 +174,12 @@ def _other_lines(results: dict) -> list:
             r = reaper[n]
             lines.append(f"  {int(n):>10,} finished: dry run {r['dry_run']['ms']:8.2f}"
                          f"   real {r['real']['ms']:8.2f}   table {r['table_mb']:.0f} MB")
+    ui = results.get("ui")
+    if ui:
+        lines.append(f"Console pages at {ui['finished']:,} finished tasks (median server time,"
+                     " Server-Timing):")
+        for path, m in ui["pages"].items():
+            lines.append(f"  {path:<56} {m['ms']:7.1f} ms")
     hot = results.get("hot")
     if hot:
         lines.append(f"HOT renewals: {hot['hot_updates']} of {hot['updates']} updates"

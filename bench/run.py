@@ -29,6 +29,7 @@ from bench import (
     report,
     soak,
     throughput,
+    ui,
     worker_e2e,
 )
 from bench.config import SECTIONS, Config, make_config
@@ -78,6 +79,8 @@ def run_bench(dsn: str, cfg: Config, log: Log = _print) -> dict:
         _section(results, "hot", log, lambda: hot.run(dsn, cfg, log))
     if cfg.wants("soak"):
         _section(results, "soak", log, lambda: soak.run(dsn, cfg, log))
+    if cfg.wants("ui"):
+        _section(results, "ui", log, lambda: ui.run(dsn, cfg, log))
     if cfg.wants("profile"):
         _section(results, "profile", log, lambda: {
             "explain": profile.explain(dsn, cfg.jobs, cfg.batch),

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install what tasklease needs to build and test, idempotently (fast when all is present):
-#   - Debian packages: PostgreSQL server, pg_cron, pgTAP, pg_prove, PgBouncer (pooler tests)
+#   - Debian packages: PostgreSQL server, pg_cron, pgTAP, pg_prove, PgBouncer (pooler tests),
+#     and chromium (the console's browser tests drive it headless; Playwright gets its path
+#     and never downloads a browser)
 #   - a Python venv at .venv with `pip install -e '.[dev]'` (re-run only when pyproject.toml
 #     is newer than .venv/.installed-stamp)
 # Env: PG_BINDIR overrides the PostgreSQL bin dir; BOOTSTRAP_SKIP_APT=1 skips the apt step.
@@ -60,10 +62,11 @@ apt_step() {
     [[ -x /usr/sbin/pgbouncer ]] || command -v pgbouncer >/dev/null 2>&1 || missing+=(pgbouncer)
     # python3 -m venv needs ensurepip (Debian's system python: package python3-venv)
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+    [[ -x /usr/bin/chromium ]] || missing+=(chromium)
     if ((${#missing[@]})); then
         apt_install "${missing[@]}"
     fi
-    log "PostgreSQL $major at $bindir, pg_cron, pgTAP, pg_prove, pgbouncer: ok"
+    log "PostgreSQL $major at $bindir, pg_cron, pgTAP, pg_prove, pgbouncer, chromium: ok"
 }
 
 if [[ "${BOOTSTRAP_SKIP_APT:-0}" != 1 ]]; then

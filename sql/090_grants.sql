@@ -63,3 +63,19 @@ TO tasklease_producer;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA tasklease TO tasklease_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA tasklease TO tasklease_admin;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA tasklease TO tasklease_admin;
+
+-- The operations console (080_console.sql, `tasklease ui`).  Its reads are
+-- open to the worker and producer roles too, so that their console works,
+-- read-only; get_task (the task page) to workers as well.  Its actions
+-- (retry_task, run_task_now, take_back_task) are tasklease_admin's only,
+-- through the grant on every function above; a producer's console offers
+-- cancel_task, which that role may call anyway.
+GRANT EXECUTE ON FUNCTION
+tasklease.console_tasks(text, tasklease.task_status, bigint, int),
+tasklease.console_queues(int),
+tasklease.console_throughput(int),
+tasklease.console_decisions(bigint, text, text, bigint, int),
+tasklease.console_decision_counts(int)
+TO tasklease_worker, tasklease_producer;
+
+GRANT EXECUTE ON FUNCTION tasklease.get_task(bigint) TO tasklease_worker;

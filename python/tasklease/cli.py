@@ -27,6 +27,7 @@ from .client import Client, Snapshot
 from .db import connect, query
 from .errors import InvalidWorkerConfig, TaskleaseError, WorkerNameInUse
 from .migrate import migrate
+from .ui.cli import add_parser as _parser_ui
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NAME_IN_USE, EXIT_NOT_SCHEDULED = 0, 1, 2, 3, 4
 ENQUEUE_BATCH = 1000
@@ -423,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (_parser_migrate, _parser_enqueue, _parser_status, _parser_reap,
-                _parser_cleanup, _parser_schedule, _parser_worker):
+                _parser_cleanup, _parser_schedule, _parser_worker, _parser_ui):
         add(sub)
     return parser
 

@@ -1,7 +1,13 @@
 """The migrator: versioned migrations/, then the repeatable sql/ definitions.
 
 - Each migration runs in its own transaction together with its row in
-  tasklease.schema_migrations (version, name, checksum, applied_at).
+  tasklease.schema_migrations (version, name, checksum, applied_at).  A file
+  with the line ``-- tasklease: no-transaction`` (CREATE INDEX CONCURRENTLY
+  cannot run in a transaction) runs statement by statement in autocommit
+  instead, the whole file again on a lock timeout, and its row is recorded
+  last: each of its statements must be safe to run again (DROP INDEX
+  CONCURRENTLY IF EXISTS before CREATE INDEX CONCURRENTLY: an interrupted
+  build leaves an invalid index behind).
 - The whole run holds a session advisory lock, so concurrent migrators queue
   up and the later ones find nothing left to do.
 - A migration whose file changed after it was applied is an error: migrations
@@ -45,6 +51,7 @@ from .errors import MigrationError, TaskleaseError
 # pg_advisory_lock(int, int) key: "task", "leas" in ASCII.
 LOCK_KEY = (0x7461736B, 0x6C656173)
 _MIGRATION_RE = re.compile(r"^(\d{3,})_([A-Za-z0-9_]+)\.sql$")
+_NO_TRANSACTION_RE = re.compile(r"^--\s*tasklease:\s*no-transaction\s*$", re.M)
 
 _BOOTSTRAP = """
 CREATE SCHEMA IF NOT EXISTS tasklease;
@@ -78,6 +85,16 @@ class SqlFile:
 @dataclass(frozen=True)
 class Migration(SqlFile):
     version: int = 0
+
+    @property
+    def transactional(self) -> bool:
+        return not _NO_TRANSACTION_RE.search(self.text)
+
+    def statements(self) -> list[str]:
+        """The statements of a no-transaction file: comments dropped, split at a ';' that
+        ends a line (such a file holds plain statements, no function bodies)."""
+        body = "\n".join(line.split("--", 1)[0] for line in self.text.splitlines())
+        return [s.strip() for s in re.split(r";[ \t]*$", body, flags=re.M) if s.strip()]
 
 
 @dataclass
@@ -162,7 +179,7 @@ def migrate(
     report = MigrateReport(sql_files=len(repeatables))
     try:
         with translate_errors():
-            conn.execute("SELECT pg_advisory_lock(%s, %s)", LOCK_KEY)
+            _advisory_lock(conn)
             try:
                 tx = _Retrying(conn, lock_timeout_ms, lock_retries, log or (lambda _: None))
                 _run(conn, tx, migrations, repeatables, report, force_sql)
@@ -178,6 +195,16 @@ def migrate(
     return report
 
 
+def _advisory_lock(conn) -> None:
+    """The migrators' lock, waited for by polling: a session blocked inside
+    pg_advisory_lock() is a running transaction, which a CREATE INDEX
+    CONCURRENTLY of the migrator holding the lock would wait for: a deadlock."""
+    delay = 0.05
+    while not conn.execute("SELECT pg_try_advisory_lock(%s, %s)", LOCK_KEY).fetchone()[0]:
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
 class _Retrying:
     """Runs a unit of work in a transaction with a bounded lock_timeout, retried on 55P03."""
 
@@ -187,14 +214,33 @@ class _Retrying:
         )
 
     def __call__(self, what: str, work: Callable[[], None]) -> None:
+        def in_transaction() -> None:
+            with self.conn.transaction():
+                self.conn.execute(
+                    "SELECT set_config('lock_timeout', %s, true)", (f"{self.lock_timeout_ms}ms",)
+                )
+                work()
+
+        self._retry(what, in_transaction)
+
+    def outside_transaction(self, what: str, statements: list[str]) -> None:
+        """Each statement in autocommit under the same lock_timeout; all again on a timeout."""
+
+        def each() -> None:
+            self.conn.execute("SELECT set_config('lock_timeout', %s, false)",
+                              (f"{self.lock_timeout_ms}ms",))
+            try:
+                for statement in statements:
+                    self.conn.execute(statement)
+            finally:
+                self.conn.execute("RESET lock_timeout")
+
+        self._retry(what, each)
+
+    def _retry(self, what: str, work: Callable[[], None]) -> None:
         for attempt in range(1, self.retries + 2):
             try:
-                with self.conn.transaction():
-                    self.conn.execute(
-                        "SELECT set_config('lock_timeout', %s, true)",
-                        (f"{self.lock_timeout_ms}ms",),
-                    )
-                    work()
+                work()
                 return
             except psycopg.errors.LockNotAvailable as exc:
                 if attempt > self.retries:
@@ -233,15 +279,22 @@ def _run(conn, tx: _Retrying, migrations, repeatables, report, force_sql) -> Non
                     "never edit a landed migration: add a new one"
                 )
             continue
-        def apply(m: Migration = m) -> None:
-            conn.execute(m.text)
+        def record(m: Migration = m) -> None:
             conn.execute(
                 "INSERT INTO tasklease.schema_migrations (version, name, checksum) "
                 "VALUES (%s, %s, %s)",
                 (m.version, m.name, m.checksum),
             )
 
-        tx(f"migration {m.name}", apply)
+        def apply(m: Migration = m) -> None:
+            conn.execute(m.text)
+            record(m)
+
+        if m.transactional:
+            tx(f"migration {m.name}", apply)
+        else:
+            tx.outside_transaction(f"migration {m.name}", m.statements())
+            tx(f"migration {m.name}", record)
         report.applied.append(m.name)
         tx.log(f"applied migration {m.name}")
 

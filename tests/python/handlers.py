@@ -6,7 +6,8 @@ The witness: every execution of ``handlers.work`` that reaches its end inserts
 (DSN from TASKLEASE_WITNESS_DSN), so tests can count executions independently of the queue.
 
 Payload keys understood by ``work``: ``sleep`` (seconds, every attempt), ``sleep_first``
-(seconds, first attempt only), ``fail`` (raise RuntimeError with this text).
+(seconds, first attempt only), ``fail`` (raise RuntimeError with this text), ``fail_first``
+(raise RuntimeError with this text on the first attempt only).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def work(task: Any) -> dict:
         time.sleep(float(payload["sleep"]))
     if "fail" in payload:
         raise RuntimeError(str(payload["fail"]))
+    if "fail_first" in payload and task.attempts == 1:
+        raise RuntimeError(str(payload["fail_first"]))
     _record(task)
     return {"pid": os.getpid(), "token": task.lease_token, "attempt": task.attempts}
 

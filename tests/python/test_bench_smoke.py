@@ -97,6 +97,15 @@ def test_profile_compares_the_function_bodies_run_inline(quick_results):
         assert all(positive(m["jobs_per_s"]) for m in by_c.values())
 
 
+def test_console_pages_are_timed_by_the_server(quick_results):
+    cfg, results, _, _ = quick_results
+    ui = results["ui"]
+    assert ui["finished"] == cfg.ui_finished
+    assert {"/", "/tasks", "/workers", "/reaper", "/metrics"} <= set(ui["pages"])
+    for m in ui["pages"].values():
+        assert positive(m["ms"]) and len(m["runs_ms"]) == cfg.ui_repeats
+
+
 def test_every_target_has_a_verdict_and_nothing_is_left_behind(quick_results):
     _, results, left, floor = quick_results
     assert results["targets"] and all(t["pass"] in (True, False) for t in results["targets"])

@@ -110,6 +110,10 @@ BY_TYPE: dict[str, st.SearchStrategy] = {
     "jsonb": JSONB,
     "bigint[]": _array(BIGINT),
     "jsonb[]": _array(JSONB),
+    "tasklease.task_status": st.one_of(
+        st.none(), st.sampled_from(["queued", "running", "completed", "failed", "cancelled"]),
+        TEXT,
+    ),
 }
 
 # name -> (arguments as (name, type), number of required arguments)
@@ -207,6 +211,32 @@ FUNCTIONS: dict[str, tuple[list[tuple[str, str]], int]] = {
     "prune_finished_tasks": ([("batch", "int")], 0),
     "prune_reaper_log": ([("batch", "int")], 0),
     "prune": ([("budget_ms", "int")], 0),
+    # The console (tasklease ui).
+    "retry_task": ([("task_id", "bigint")], 1),
+    "run_task_now": ([("task_id", "bigint")], 1),
+    "take_back_task": ([("task_id", "bigint"), ("lease_token", "bigint")], 2),
+    "console_tasks": (
+        [
+            ("queue_filter", "text"),
+            ("status_filter", "tasklease.task_status"),
+            ("before_id", "bigint"),
+            ("page_size", "int"),
+        ],
+        0,
+    ),
+    "console_queues": ([("count_limit", "int")], 0),
+    "console_throughput": ([("minutes", "int")], 0),
+    "console_decisions": (
+        [
+            ("task_filter", "bigint"),
+            ("action_filter", "text"),
+            ("reason_filter", "text"),
+            ("before_id", "bigint"),
+            ("page_size", "int"),
+        ],
+        0,
+    ),
+    "console_decision_counts": ([("minutes", "int")], 0),
 }
 # Public functions left out on purpose: they change pg_cron's jobs, which other tests share.
 NOT_FUZZED = {"schedule_reaper", "unschedule_reaper"}
@@ -435,6 +465,10 @@ def test_payload_larger_than_max_payload_bytes_is_tl004(fuzz_conn):
     [
         ("cancel_task", [("bigint", None)]),
         ("get_task", [("bigint", None)]),
+        ("retry_task", [("bigint", None)]),
+        ("run_task_now", [("bigint", None)]),
+        ("take_back_task", [("bigint", None), ("bigint", 1)]),
+        ("take_back_task", [("bigint", 1), ("bigint", None)]),
         ("renew_lease", [("bigint", None), ("text", OWNER)]),
         ("complete_task", [("bigint", None), ("text", OWNER), ("bigint", 1)]),
         ("complete_task", [("bigint", 1), ("text", OWNER), ("bigint", None)]),

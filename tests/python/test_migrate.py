@@ -437,3 +437,39 @@ def test_lock_wait_is_retried_until_the_lock_is_released(fresh_db):
         holder.join()
     assert report.sql_applied
     assert any("retrying" in line for line in lines), lines
+
+
+# ------------------------------------------------------------------ no-transaction migrations
+
+
+NO_TX_NAME = "997_test_concurrently.sql"
+NO_TX_SQL = (
+    "-- tasklease: no-transaction\n"
+    "-- a comment; with a semicolon;\n"
+    "DROP INDEX CONCURRENTLY IF EXISTS tasklease.test_cic_idx;\n"
+    "CREATE INDEX CONCURRENTLY test_cic_idx ON tasklease.tasks (priority)\n"
+    "WHERE status = 'failed';\n"
+)
+
+
+def test_no_transaction_migration_builds_concurrently_and_is_recorded(fresh_db, tmp_path):
+    dsn = fresh_db()
+    migrate(dsn, schedule=False)
+    migrations = copy_migrations(tmp_path)
+    (migrations / NO_TX_NAME).write_text(NO_TX_SQL)
+    with psycopg.connect(dsn, autocommit=True) as c:  # what an interrupted build leaves
+        c.execute("CREATE INDEX test_cic_idx ON tasklease.tasks (id)")
+        c.execute("UPDATE pg_index SET indisvalid = false "
+                  "WHERE indexrelid = 'tasklease.test_cic_idx'::regclass")
+
+    report = migrate(dsn, migrations_dir=migrations, schedule=False)
+
+    assert report.applied == [NO_TX_NAME]
+    assert applied_rows(dsn)[-1][:2] == (997, NO_TX_NAME)
+    with psycopg.connect(dsn) as c:
+        valid, definition = c.execute(
+            "SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index AS i "
+            "WHERE i.indexrelid = 'tasklease.test_cic_idx'::regclass"
+        ).fetchone()
+    assert valid and "(priority)" in definition
+    assert migrate(dsn, migrations_dir=migrations, schedule=False).applied == []

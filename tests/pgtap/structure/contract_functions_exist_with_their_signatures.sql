@@ -3,7 +3,7 @@
 -- table privileges of their own).
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(70);
+SELECT plan(94);
 
 SELECT has_function('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer'], 'enqueue(jsonb, text, timestamp with time zone, integer, integer) exists');
 SELECT function_returns('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer'], 'bigint',
@@ -119,6 +119,41 @@ SELECT has_function('tasklease', 'prune_reaper_log', ARRAY['integer'], 'prune_re
 SELECT function_returns('tasklease', 'prune_reaper_log', ARRAY['integer'], 'integer',
     'prune_reaper_log returns integer');
 SELECT is_definer('tasklease', 'prune_reaper_log', ARRAY['integer'], 'prune_reaper_log is SECURITY DEFINER');
+
+-- The operations console (080_console.sql).
+SELECT has_function('tasklease', 'retry_task', ARRAY['bigint'], 'retry_task(bigint) exists');
+SELECT function_returns('tasklease', 'retry_task', ARRAY['bigint'], 'boolean',
+    'retry_task returns boolean');
+SELECT is_definer('tasklease', 'retry_task', ARRAY['bigint'], 'retry_task is SECURITY DEFINER');
+SELECT has_function('tasklease', 'run_task_now', ARRAY['bigint'], 'run_task_now(bigint) exists');
+SELECT function_returns('tasklease', 'run_task_now', ARRAY['bigint'], 'boolean',
+    'run_task_now returns boolean');
+SELECT is_definer('tasklease', 'run_task_now', ARRAY['bigint'], 'run_task_now is SECURITY DEFINER');
+SELECT has_function('tasklease', 'take_back_task', ARRAY['bigint', 'bigint'], 'take_back_task(bigint, bigint) exists');
+SELECT function_returns('tasklease', 'take_back_task', ARRAY['bigint', 'bigint'], 'boolean',
+    'take_back_task returns boolean');
+SELECT is_definer('tasklease', 'take_back_task', ARRAY['bigint', 'bigint'], 'take_back_task is SECURITY DEFINER');
+SELECT has_function('tasklease', 'console_tasks', ARRAY['text', 'tasklease.task_status', 'bigint', 'integer'], 'console_tasks(text, tasklease.task_status, bigint, integer) exists');
+SELECT function_returns('tasklease', 'console_tasks', ARRAY['text', 'tasklease.task_status', 'bigint', 'integer'], 'setof record',
+    'console_tasks returns setof record');
+SELECT is_definer('tasklease', 'console_tasks', ARRAY['text', 'tasklease.task_status', 'bigint', 'integer'], 'console_tasks is SECURITY DEFINER');
+SELECT has_function('tasklease', 'console_queues', ARRAY['integer'], 'console_queues(integer) exists');
+SELECT function_returns('tasklease', 'console_queues', ARRAY['integer'], 'setof record',
+    'console_queues returns setof record');
+SELECT is_definer('tasklease', 'console_queues', ARRAY['integer'], 'console_queues is SECURITY DEFINER');
+SELECT has_function('tasklease', 'console_throughput', ARRAY['integer'], 'console_throughput(integer) exists');
+SELECT function_returns('tasklease', 'console_throughput', ARRAY['integer'], 'setof record',
+    'console_throughput returns setof record');
+SELECT is_definer('tasklease', 'console_throughput', ARRAY['integer'], 'console_throughput is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'console_decisions', ARRAY['bigint', 'text', 'text', 'bigint', 'integer'], 'console_decisions(bigint, text, text, bigint, integer) exists');
+SELECT function_returns('tasklease', 'console_decisions', ARRAY['bigint', 'text', 'text', 'bigint', 'integer'], 'setof record',
+    'console_decisions returns setof record');
+SELECT is_definer('tasklease', 'console_decisions', ARRAY['bigint', 'text', 'text', 'bigint', 'integer'], 'console_decisions is SECURITY DEFINER');
+SELECT has_function('tasklease', 'console_decision_counts', ARRAY['integer'], 'console_decision_counts(integer) exists');
+SELECT function_returns('tasklease', 'console_decision_counts', ARRAY['integer'], 'setof record',
+    'console_decision_counts returns setof record');
+SELECT is_definer('tasklease', 'console_decision_counts', ARRAY['integer'], 'console_decision_counts is SECURITY DEFINER');
 
 SELECT is(
     (SELECT count(*)::int FROM pg_proc

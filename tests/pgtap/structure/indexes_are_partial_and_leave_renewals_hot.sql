@@ -3,7 +3,7 @@
 -- renewals stay HOT (in-place) updates.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(16);
+SELECT plan(18);
 
 SELECT has_index('tasklease', 'tasks', 'tasks_claim_queue_idx',
     ARRAY['queue', 'priority', 'run_after', 'id'], 'claim index per queue');
@@ -13,6 +13,13 @@ SELECT has_index('tasklease', 'tasks', 'tasks_running_owner_idx',
     ARRAY['owner_id'], 'index of the running set by owner');
 SELECT has_index('tasklease', 'tasks', 'tasks_finished_idx',
     ARRAY['finished_at'], 'index of finished tasks for pruning');
+SELECT has_index('tasklease', 'tasks', 'tasks_finished_queue_idx',
+    ARRAY['queue', 'status', 'id'], 'index of finished tasks by queue and status (the console)');
+SELECT ok(
+    (SELECT i.indisvalid AND i.indpred IS NOT NULL FROM pg_index AS i
+     WHERE i.indexrelid = 'tasklease.tasks_finished_queue_idx'::regclass),
+    'tasks_finished_queue_idx is valid and partial'
+);
 SELECT has_index('tasklease', 'reaper_log', 'reaper_log_at_idx', ARRAY['at'],
     'reaper_log index by time for pruning');
 

@@ -1,8 +1,8 @@
--- tasklease_producer: enqueue, enqueue_many, cancel_task, get_task and the
--- status views; nothing else, no direct table access.
+-- tasklease_producer: enqueue, enqueue_many, cancel_task, get_task, the
+-- status views and the console's reads; nothing else, no direct table access.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(36);
+SELECT plan(39);
 
 SELECT schema_privs_are('tasklease', 'tasklease_producer', ARRAY['USAGE'],
     'tasklease_producer may use the schema, not create in it');
@@ -10,7 +10,7 @@ SELECT set_eq(
     $$SELECT p.oid::regprocedure FROM pg_proc AS p
       WHERE p.pronamespace = 'tasklease'::regnamespace
         AND has_function_privilege('tasklease_producer', p.oid, 'EXECUTE')$$,
-    $$VALUES ('tasklease.enqueue(jsonb, text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.enqueue_many(jsonb[], text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.cancel_task(bigint)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure)$$,
+    $$VALUES ('tasklease.enqueue(jsonb, text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.enqueue_many(jsonb[], text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.cancel_task(bigint)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure), ('tasklease.console_tasks(text, tasklease.task_status, bigint, integer)'::regprocedure), ('tasklease.console_queues(integer)'::regprocedure), ('tasklease.console_throughput(integer)'::regprocedure), ('tasklease.console_decisions(bigint, text, text, bigint, integer)'::regprocedure), ('tasklease.console_decision_counts(integer)'::regprocedure)$$,
     'tasklease_producer can execute enqueue, enqueue_many, cancel_task, get_task (and view helpers) only'
 );
 SELECT function_privs_are('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
@@ -81,6 +81,13 @@ SELECT table_privs_are('tasklease', 'worker_status', 'tasklease_producer', ARRAY
     'tasklease_producer may read view worker_status');
 SELECT table_privs_are('tasklease', 'reaper_activity', 'tasklease_producer', ARRAY['SELECT'],
     'tasklease_producer may read view reaper_activity');
+
+SELECT function_privs_are('tasklease', 'retry_task', ARRAY['bigint']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call retry_task (the console''s actions are the admin''s)');
+SELECT function_privs_are('tasklease', 'run_task_now', ARRAY['bigint']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call run_task_now (the console''s actions are the admin''s)');
+SELECT function_privs_are('tasklease', 'take_back_task', ARRAY['bigint', 'bigint']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call take_back_task (the console''s actions are the admin''s)');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,8 +1,8 @@
 -- tasklease_worker: claim, renew, heartbeat, complete, fail, release, recover;
--- no direct table access, read-only status views.
+-- no direct table access, read-only status views and the console's reads.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(36);
+SELECT plan(39);
 
 SELECT schema_privs_are('tasklease', 'tasklease_worker', ARRAY['USAGE'],
     'tasklease_worker may use the schema, not create in it');
@@ -10,7 +10,7 @@ SELECT set_eq(
     $$SELECT p.oid::regprocedure FROM pg_proc AS p
       WHERE p.pronamespace = 'tasklease'::regnamespace
         AND has_function_privilege('tasklease_worker', p.oid, 'EXECUTE')$$,
-    $$VALUES ('tasklease.claim_task(text, text, integer)'::regprocedure), ('tasklease.claim_tasks(text, integer, text, integer)'::regprocedure), ('tasklease.renew_lease(bigint, text, bigint, integer)'::regprocedure), ('tasklease.renew_leases(text, bigint[], bigint[], integer)'::regprocedure), ('tasklease.heartbeat(text, jsonb)'::regprocedure), ('tasklease.register_worker(text, text, text, integer, jsonb, boolean, text)'::regprocedure), ('tasklease.worker_stopped(text, text)'::regprocedure), ('tasklease.complete_task(bigint, text, bigint, jsonb)'::regprocedure), ('tasklease.complete_tasks(text, bigint[], bigint[], jsonb[])'::regprocedure), ('tasklease.fail_task(bigint, text, bigint, text, integer)'::regprocedure), ('tasklease.release_owner(text, bigint[])'::regprocedure), ('tasklease.recover_owner(text)'::regprocedure), ('tasklease.reap_if_due(text)'::regprocedure), ('tasklease.owned_tasks(text)'::regprocedure), ('tasklease.completed_by(text, bigint[], bigint[])'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure)$$,
+    $$VALUES ('tasklease.claim_task(text, text, integer)'::regprocedure), ('tasklease.claim_tasks(text, integer, text, integer)'::regprocedure), ('tasklease.renew_lease(bigint, text, bigint, integer)'::regprocedure), ('tasklease.renew_leases(text, bigint[], bigint[], integer)'::regprocedure), ('tasklease.heartbeat(text, jsonb)'::regprocedure), ('tasklease.register_worker(text, text, text, integer, jsonb, boolean, text)'::regprocedure), ('tasklease.worker_stopped(text, text)'::regprocedure), ('tasklease.complete_task(bigint, text, bigint, jsonb)'::regprocedure), ('tasklease.complete_tasks(text, bigint[], bigint[], jsonb[])'::regprocedure), ('tasklease.fail_task(bigint, text, bigint, text, integer)'::regprocedure), ('tasklease.release_owner(text, bigint[])'::regprocedure), ('tasklease.recover_owner(text)'::regprocedure), ('tasklease.reap_if_due(text)'::regprocedure), ('tasklease.owned_tasks(text)'::regprocedure), ('tasklease.completed_by(text, bigint[], bigint[])'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure), ('tasklease.console_tasks(text, tasklease.task_status, bigint, integer)'::regprocedure), ('tasklease.console_queues(integer)'::regprocedure), ('tasklease.console_throughput(integer)'::regprocedure), ('tasklease.console_decisions(bigint, text, text, bigint, integer)'::regprocedure), ('tasklease.console_decision_counts(integer)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure)$$,
     'tasklease_worker can execute its functions (and the status views'' helpers) only'
 );
 SELECT function_privs_are('tasklease', 'claim_task', ARRAY['text', 'text', 'integer']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
@@ -47,8 +47,8 @@ SELECT function_privs_are('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 
     'tasklease_worker may not call enqueue_many');
 SELECT function_privs_are('tasklease', 'cancel_task', ARRAY['bigint']::name[], 'tasklease_worker', ARRAY[]::text[],
     'tasklease_worker may not call cancel_task');
-SELECT function_privs_are('tasklease', 'get_task', ARRAY['bigint']::name[], 'tasklease_worker', ARRAY[]::text[],
-    'tasklease_worker may not call get_task');
+SELECT function_privs_are('tasklease', 'get_task', ARRAY['bigint']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
+    'tasklease_worker may call get_task (the console''s task page)');
 SELECT function_privs_are('tasklease', 'reap_stale_tasks', ARRAY['integer', 'boolean']::name[], 'tasklease_worker', ARRAY[]::text[],
     'tasklease_worker may not call reap_stale_tasks');
 SELECT function_privs_are('tasklease', 'cleanup_stale_tasks', ARRAY['integer', 'integer', 'integer', 'boolean']::name[], 'tasklease_worker', ARRAY[]::text[],
@@ -81,6 +81,13 @@ SELECT table_privs_are('tasklease', 'worker_status', 'tasklease_worker', ARRAY['
     'tasklease_worker may read view worker_status');
 SELECT table_privs_are('tasklease', 'reaper_activity', 'tasklease_worker', ARRAY['SELECT'],
     'tasklease_worker may read view reaper_activity');
+
+SELECT function_privs_are('tasklease', 'retry_task', ARRAY['bigint']::name[], 'tasklease_worker', ARRAY[]::text[],
+    'tasklease_worker may not call retry_task (the console''s actions are the admin''s)');
+SELECT function_privs_are('tasklease', 'run_task_now', ARRAY['bigint']::name[], 'tasklease_worker', ARRAY[]::text[],
+    'tasklease_worker may not call run_task_now (the console''s actions are the admin''s)');
+SELECT function_privs_are('tasklease', 'take_back_task', ARRAY['bigint', 'bigint']::name[], 'tasklease_worker', ARRAY[]::text[],
+    'tasklease_worker may not call take_back_task (the console''s actions are the admin''s)');
 
 SELECT * FROM finish();
 ROLLBACK;
