@@ -18,6 +18,18 @@
 - Safe on a live database: every transaction runs with a bounded lock_timeout
   and is retried with backoff when it hits it, so a migration that needs a
   lock held by a long transaction never queues the workers behind it.
+- An index on a big table is built without blocking writes: a migration may
+  end with a section that starts with the line ``-- tasklease:concurrently``
+  and holds only ``CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS <name> ON
+  tasklease.<table> ...;`` statements (one per ``;`` at a line end).  They run
+  after the migration's transaction committed, one at a time outside any
+  transaction, each recorded in tasklease.schema_concurrent_indexes once
+  built.  A build that was interrupted (a lock_timeout, a crash, a failed
+  unique check) leaves an INVALID index or none: every later migrate drops
+  the invalid leftover and builds it again until it is recorded.  Inside a
+  transaction a plain CREATE INDEX holds a SHARE lock for the whole build,
+  blocking every claim, enqueue and completion: about 350 ms per partial
+  index at 1M rows on the 2-core test machine (docs/operations.md).
 - When pg_cron is installed in the database and no reaper job exists yet, the
   reaper is scheduled, so a fresh install heals itself without further steps.
   When pg_cron is preloaded for this database but not yet created, and the
@@ -45,6 +57,12 @@ from .errors import MigrationError, TaskleaseError
 # pg_advisory_lock(int, int) key: "task", "leas" in ASCII.
 LOCK_KEY = (0x7461736B, 0x6C656173)
 _MIGRATION_RE = re.compile(r"^(\d{3,})_([A-Za-z0-9_]+)\.sql$")
+CONCURRENTLY_MARKER = "-- tasklease:concurrently"
+_CONCURRENT_INDEX_RE = re.compile(
+    r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+"
+    r"([a-z_][a-z0-9_]*)\s+ON\s+(?:ONLY\s+)?tasklease\.[a-z_][a-z0-9_]*\s",
+    re.I | re.S,
+)
 
 _BOOTSTRAP = """
 CREATE SCHEMA IF NOT EXISTS tasklease;
@@ -58,6 +76,12 @@ CREATE TABLE IF NOT EXISTS tasklease.schema_repeatables (
     name text PRIMARY KEY,
     checksum text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS tasklease.schema_concurrent_indexes (
+    version int NOT NULL,
+    name text NOT NULL,
+    built_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (version, name)
 );
 """
 
@@ -76,13 +100,51 @@ class SqlFile:
 
 
 @dataclass(frozen=True)
+class ConcurrentIndex:
+    """One CREATE INDEX CONCURRENTLY statement of a migration's concurrent section."""
+
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
 class Migration(SqlFile):
     version: int = 0
+    transactional: str = ""  # the part before CONCURRENTLY_MARKER (all of it when absent)
+    indexes: tuple[ConcurrentIndex, ...] = ()
+
+    @classmethod
+    def parse(cls, f: SqlFile, version: int) -> Migration:
+        marker = re.search(rf"^{re.escape(CONCURRENTLY_MARKER)}[ \t]*$", f.text, re.M)
+        if marker is None:
+            return cls(f.name, f.path, f.text, f.checksum, version, f.text)
+        return cls(f.name, f.path, f.text, f.checksum, version, f.text[: marker.start()],
+                   _concurrent_indexes(f.name, f.text[marker.end():]))
+
+
+def _concurrent_indexes(name: str, section: str) -> tuple[ConcurrentIndex, ...]:
+    """The statements after the marker: CREATE INDEX CONCURRENTLY IF NOT EXISTS only."""
+    code = "\n".join(line for line in section.splitlines() if not line.lstrip().startswith("--"))
+    found = []
+    for statement in re.split(r";[ \t]*$", code, flags=re.M):
+        statement = statement.strip()
+        if not statement:
+            continue
+        match = _CONCURRENT_INDEX_RE.match(statement)
+        if not match:
+            raise MigrationError(
+                f"{name}: after '{CONCURRENTLY_MARKER}' only statements "
+                "'CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS <name> ON tasklease.<table> "
+                f"...;' may follow, got: {statement.splitlines()[0][:80]}"
+            )
+        found.append(ConcurrentIndex(match.group(1).lower(), statement))
+    return tuple(found)
 
 
 @dataclass
 class MigrateReport:
     applied: list[str] = field(default_factory=list)
+    indexes: list[str] = field(default_factory=list)  # built concurrently by this run
     sql_applied: bool = False
     sql_files: int = 0
     dropped: list[str] = field(default_factory=list)
@@ -93,6 +155,7 @@ class MigrateReport:
 
     def lines(self) -> list[str]:
         out = [f"applied migration {name}" for name in self.applied]
+        out += [f"built index {name} concurrently" for name in self.indexes]
         if not self.applied:
             out.append("migrations: up to date")
         if self.sql_applied:
@@ -127,8 +190,7 @@ def load_migrations(directory: Path) -> list[Migration]:
             raise MigrationError(
                 f"{path.name} and {found[version].name} share version {version}"
             )
-        f = SqlFile.read(path)
-        found[version] = Migration(f.name, f.path, f.text, f.checksum, version)
+        found[version] = Migration.parse(SqlFile.read(path), version)
     return [found[v] for v in sorted(found)]
 
 
@@ -187,14 +249,34 @@ class _Retrying:
         )
 
     def __call__(self, what: str, work: Callable[[], None]) -> None:
+        def in_transaction() -> None:
+            with self.conn.transaction():
+                self._set_lock_timeout(local=True)
+                work()
+
+        self._retry(what, in_transaction)
+
+    def outside(self, what: str, work: Callable[[], None]) -> None:
+        """The same bound and retries for statements that cannot run in a transaction."""
+
+        def in_session() -> None:
+            self._set_lock_timeout(local=False)
+            try:
+                work()
+            finally:
+                self.conn.execute("RESET lock_timeout")
+
+        self._retry(what, in_session)
+
+    def _set_lock_timeout(self, local: bool) -> None:
+        self.conn.execute(
+            "SELECT set_config('lock_timeout', %s, %s)", (f"{self.lock_timeout_ms}ms", local)
+        )
+
+    def _retry(self, what: str, attempt_once: Callable[[], None]) -> None:
         for attempt in range(1, self.retries + 2):
             try:
-                with self.conn.transaction():
-                    self.conn.execute(
-                        "SELECT set_config('lock_timeout', %s, true)",
-                        (f"{self.lock_timeout_ms}ms",),
-                    )
-                    work()
+                attempt_once()
                 return
             except psycopg.errors.LockNotAvailable as exc:
                 if attempt > self.retries:
@@ -223,6 +305,9 @@ def _run(conn, tx: _Retrying, migrations, repeatables, report, force_sql) -> Non
             f"the database has migration {name}, newer than this tasklease knows; "
             "run migrate from the newer release"
         )
+    built = set(
+        conn.execute("SELECT version, name FROM tasklease.schema_concurrent_indexes").fetchall()
+    )
     for m in migrations:
         if m.version in applied:
             name, checksum = applied[m.version]
@@ -232,18 +317,24 @@ def _run(conn, tx: _Retrying, migrations, repeatables, report, force_sql) -> Non
                     f"(checksum {checksum[:12]} in the database, {m.checksum[:12]} on disk); "
                     "never edit a landed migration: add a new one"
                 )
-            continue
-        def apply(m: Migration = m) -> None:
-            conn.execute(m.text)
-            conn.execute(
-                "INSERT INTO tasklease.schema_migrations (version, name, checksum) "
-                "VALUES (%s, %s, %s)",
-                (m.version, m.name, m.checksum),
-            )
+        else:
+            def apply(m: Migration = m) -> None:
+                conn.execute(m.transactional)
+                conn.execute(
+                    "INSERT INTO tasklease.schema_migrations (version, name, checksum) "
+                    "VALUES (%s, %s, %s)",
+                    (m.version, m.name, m.checksum),
+                )
 
-        tx(f"migration {m.name}", apply)
-        report.applied.append(m.name)
-        tx.log(f"applied migration {m.name}")
+            tx(f"migration {m.name}", apply)
+            report.applied.append(m.name)
+            tx.log(f"applied migration {m.name}")
+        # Also for a migration applied by an earlier run: its builds may not have finished.
+        for index in m.indexes:
+            if (m.version, index.name) not in built:
+                _build_index(conn, tx, m, index)
+                report.indexes.append(index.name)
+                tx.log(f"built index {index.name} concurrently")
 
     stored = dict(
         conn.execute("SELECT name, checksum FROM tasklease.schema_repeatables").fetchall()
@@ -275,6 +366,41 @@ def _run(conn, tx: _Retrying, migrations, repeatables, report, force_sql) -> Non
         tx("sql/", apply_sql)
         report.sql_applied = True
         tx.log(f"sql/: {len(repeatables)} files applied")
+
+
+def _build_index(conn, tx: _Retrying, m: Migration, index: ConcurrentIndex) -> None:
+    """Build one index of m's concurrent section outside any transaction, and record it.
+
+    An INVALID index of that name is what an interrupted CREATE INDEX CONCURRENTLY leaves
+    behind (IF NOT EXISTS would keep it as it is): it is dropped, concurrently, first.
+    """
+
+    def build() -> None:
+        row = conn.execute(
+            """
+            SELECT i.indisvalid AND i.indisready
+            FROM pg_catalog.pg_index AS i
+            JOIN pg_catalog.pg_class AS c ON c.oid = i.indexrelid
+            WHERE c.relnamespace = 'tasklease'::regnamespace AND c.relname = %s
+            """,
+            (index.name,),
+        ).fetchone()
+        if row is not None and not row[0]:
+            tx.log(f"index {index.name}: dropping the invalid leftover of an interrupted build")
+            conn.execute(f'DROP INDEX CONCURRENTLY IF EXISTS tasklease."{index.name}"')
+        try:
+            conn.execute(index.sql)
+        except psycopg.errors.LockNotAvailable:
+            raise
+        except psycopg.Error as exc:
+            raise MigrationError(f"migration {m.name}: index {index.name}: {exc}") from exc
+        conn.execute(
+            "INSERT INTO tasklease.schema_concurrent_indexes (version, name) VALUES (%s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (m.version, index.name),
+        )
+
+    tx.outside(f"migration {m.name}: index {index.name}", build)
 
 
 def _drop_undefined_functions(conn) -> list[str]:
