@@ -335,7 +335,8 @@ def _parser_migrate(sub: Any) -> None:
     _add_dsn(p)
     p.add_argument("--no-schedule", action="store_true", help="do not schedule the reaper")
     p.add_argument("--force-sql", action="store_true", help="re-apply sql/ even if unchanged")
-    p.add_argument("--target", type=int, help="stop after this migration version")
+    p.add_argument("--target", type=int,
+                   help="stop after this migration version (sql/ is applied only with the newest)")
     p.add_argument("--lock-timeout-ms", type=int, default=5000,
                    help="lock_timeout of each step; retried with backoff (default 5000)")
     p.add_argument("--migrations-dir", type=Path, help=argparse.SUPPRESS)

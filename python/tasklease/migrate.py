@@ -3,7 +3,10 @@
 - Each migration runs in its own transaction together with its row in
   tasklease.schema_migrations (version, name, checksum, applied_at).
 - The whole run holds a session advisory lock, so concurrent migrators queue
-  up and the later ones find nothing left to do.
+  up (polling for it, see _advisory_lock) and the later ones find nothing
+  left to do.
+- ``target`` stops after that migration; when that is before the newest one,
+  sql/ is not applied: it is written for the newest schema.
 - A migration whose file changed after it was applied is an error: migrations
   are never edited once landed.
 - sql/ (functions, views, settings defaults, grants) is re-applied in one
@@ -149,7 +152,8 @@ class MigrateReport:
     sql_files: int = 0
     dropped: list[str] = field(default_factory=list)
     reaper_job: int | None = None
-    cron: str = "absent"  # absent | scheduled | already scheduled | disabled | failed
+    stopped_at: int | None = None  # --target: the run stopped before the newest migration
+    cron: str = "absent"  # absent | scheduled | already scheduled | disabled | stopped | failed
     cron_created: bool = False  # migrate ran CREATE EXTENSION pg_cron
     cron_detail: str = ""  # absent: what is missing; failed: the error and its hint
 
@@ -158,7 +162,10 @@ class MigrateReport:
         out += [f"built index {name} concurrently" for name in self.indexes]
         if not self.applied:
             out.append("migrations: up to date")
-        if self.sql_applied:
+        if self.stopped_at is not None:
+            out.append(f"sql/: not applied: stopped at migration {self.stopped_at}, before the "
+                       "newest, which sql/ is written for")
+        elif self.sql_applied:
             out.append(f"sql/: {self.sql_files} files applied")
         else:
             out.append("sql/: unchanged")
@@ -173,6 +180,7 @@ class MigrateReport:
                 "scheduled": f"reaper: scheduled with pg_cron (job {self.reaper_job})",
                 "already scheduled": "reaper: already scheduled with pg_cron",
                 "disabled": "reaper: not scheduled (--no-schedule)",
+                "stopped": "reaper: not scheduled (stopped before the newest migration)",
                 "failed": "reaper: NOT scheduled, the schema is installed: " + self.cron_detail,
             }[self.cron]
         )
@@ -214,21 +222,28 @@ def migrate(
     """Bring the database up to date; safe to run any number of times, concurrently."""
     migrations = load_migrations(migrations_dir or _resources.migrations_dir())
     repeatables = load_sql(sql_dir or _resources.sql_dir())
-    if target is not None:
+    report = MigrateReport(sql_files=len(repeatables))
+    if target is not None and migrations and target < migrations[-1].version:
+        # sql/ is written for the newest schema: a run that stops before it leaves sql/
+        # (and the reaper's schedule, which needs it) to the run that finishes the upgrade.
+        report.stopped_at = target
         migrations = [m for m in migrations if m.version <= target]
     own = conn is None
     if own:
         conn = connect(dsn, "migrate")
     assert conn is not None
     conn.autocommit = True
-    report = MigrateReport(sql_files=len(repeatables))
+    log = log or (lambda _: None)
     try:
         with translate_errors():
-            conn.execute("SELECT pg_advisory_lock(%s, %s)", LOCK_KEY)
+            _advisory_lock(conn, log)
             try:
-                tx = _Retrying(conn, lock_timeout_ms, lock_retries, log or (lambda _: None))
-                _run(conn, tx, migrations, repeatables, report, force_sql)
-                if schedule:
+                tx = _Retrying(conn, lock_timeout_ms, lock_retries, log)
+                stopped = report.stopped_at is not None
+                _run(conn, tx, migrations, None if stopped else repeatables, report, force_sql)
+                if stopped:
+                    report.cron = "stopped"
+                elif schedule:
                     _schedule(conn, report)
                 else:
                     report.cron = "disabled"
@@ -238,6 +253,21 @@ def migrate(
         if own:
             conn.close()
     return report
+
+
+def _advisory_lock(conn, log: Callable[[str], None]) -> None:
+    """Take the migrators' lock, polling: never wait for it inside a statement.
+
+    A session blocked in pg_advisory_lock() holds a snapshot, and the CREATE INDEX
+    CONCURRENTLY of the migrator holding the lock waits for every older snapshot to end:
+    the two would deadlock.
+    """
+    delay = 0.05
+    while not conn.execute("SELECT pg_try_advisory_lock(%s, %s)", LOCK_KEY).fetchone()[0]:
+        if delay == 0.05:
+            log("waiting for another tasklease migrate to finish")
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 class _Retrying:
@@ -336,6 +366,8 @@ def _run(conn, tx: _Retrying, migrations, repeatables, report, force_sql) -> Non
                 report.indexes.append(index.name)
                 tx.log(f"built index {index.name} concurrently")
 
+    if repeatables is None:
+        return
     stored = dict(
         conn.execute("SELECT name, checksum FROM tasklease.schema_repeatables").fetchall()
     )

@@ -524,3 +524,19 @@ def test_only_concurrent_index_builds_may_follow_the_marker(tmp_path, statement)
     )
     with pytest.raises(MigrationError, match="999_test_bad.sql"):
         load_migrations(migrations)
+
+
+def test_a_run_stopped_before_the_newest_migration_leaves_sql_alone(fresh_db):
+    dsn = fresh_db()
+    first = repo_versions()[0]
+
+    report = migrate(dsn, target=first)
+
+    assert report.applied and not report.sql_applied and report.stopped_at == first
+    assert any(line.startswith("sql/: not applied") for line in report.lines())
+    with psycopg.connect(dsn) as c:
+        functions = c.execute(
+            "SELECT count(*) FROM pg_proc WHERE pronamespace = 'tasklease'::regnamespace"
+        ).fetchone()[0]
+    assert functions == 0, "sql/ is written for the newest schema, not this one"
+    assert migrate(dsn).sql_applied
