@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from .client import Client, QueueCount, Stats, TaskInfo, WorkerInfo  # noqa: E402
+from .client import Client, Enqueued, QueueCount, Stats, TaskInfo, WorkerInfo  # noqa: E402
 from .errors import (  # noqa: E402
     CronUnavailable,
     InvalidInput,
@@ -17,6 +17,7 @@ from .worker import Task, Worker  # noqa: E402
 __all__ = [
     "Client",
     "CronUnavailable",
+    "Enqueued",
     "InvalidInput",
     "MigrationError",
     "QueueCount",

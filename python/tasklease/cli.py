@@ -139,7 +139,29 @@ def _run_after_sql(value: Optional[str]) -> tuple[str, Any]:
         return "%s::timestamptz", value
 
 
+def _enqueue_unique(args: argparse.Namespace) -> int:
+    """--dedupe-key: one payload; its id, and a note on stderr when a task held the key."""
+    if args.payload == "-":
+        raise UsageError("--dedupe-key takes one PAYLOAD_JSON, not '-'")
+    run_after_expr, run_after = _run_after_sql(args.run_after)
+    params: list[Any] = [[_parse_payload(args.payload, "PAYLOAD_JSON")], args.queue]
+    if run_after is not None:
+        params.append(run_after)
+    params += [args.priority, args.max_attempts, [args.dedupe_key],
+               None if args.dedupe_for is None else dt.timedelta(seconds=args.dedupe_for)]
+    with connect(args.dsn, "enqueue") as conn:
+        (row,) = query(conn, "SELECT id, created FROM tasklease.enqueue_tasks(%s::jsonb[], %s, "
+                             f"{run_after_expr}, %s, %s, %s::text[], %s)", params)
+    print(row["id"])
+    if not row["created"]:
+        print(f"tasklease: task {row['id']} holds dedupe key {args.dedupe_key!r}: "
+              "nothing added", file=sys.stderr)
+    return EXIT_OK
+
+
 def _cmd_enqueue(args: argparse.Namespace) -> int:
+    if args.dedupe_key is not None:
+        return _enqueue_unique(args)
     if args.payload == "-":
         payloads: Iterator[Jsonb] = _stdin_payloads()
     else:
@@ -354,6 +376,12 @@ def _parser_enqueue(sub: Any) -> None:
                    help="seconds from now, or a timestamp (e.g. 2030-01-01T00:00:00Z)")
     p.add_argument("--priority", type=int, default=0, help="lower runs first")
     p.add_argument("--max-attempts", type=_positive_int)
+    p.add_argument("--dedupe-key", metavar="KEY",
+                   help="add nothing while a queued or running task of the queue holds KEY "
+                        "(its id is printed instead)")
+    p.add_argument("--dedupe-for", type=float, metavar="S",
+                   help="with --dedupe-key: a task that finished less than S seconds ago "
+                        "holds its key too")
     p.set_defaults(func=_cmd_enqueue)
 
 

@@ -3,6 +3,10 @@
     with tasklease.Client(dsn) as client:
         task_id = client.enqueue({"to": "a@example.org"}, queue="mail")
         print(client.get(task_id).status)
+        # At most one queued or running task per key: the second call returns the first task.
+        first = client.enqueue_unique({"invoice": 42}, "invoice:42", queue="billing")
+        again = client.enqueue_unique({"invoice": 42}, "invoice:42", queue="billing")
+        assert again.id == first.id and first.created and not again.created
 
 No I/O happens in the constructor: the connection opens on first use (or on
 __enter__) and closes with close() / __exit__.  Database errors with a TL
@@ -14,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import psycopg
 from psycopg.rows import dict_row
@@ -45,6 +49,26 @@ class TaskInfo:
     created_at: dt.datetime
     updated_at: dt.datetime
     finished_at: Optional[dt.datetime]
+    dedupe_key: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """One enqueued payload: the task's id, and whether this call added it (False: a task
+    holding its de-duplication key was there already, and that task's id is returned)."""
+
+    id: int
+    created: bool
+
+
+#: A de-duplication window: a timedelta, or a number of seconds.
+Window = Union[dt.timedelta, float, None]
+
+
+def _window(value: Window) -> Optional[dt.timedelta]:
+    if value is None or isinstance(value, dt.timedelta):
+        return value
+    return dt.timedelta(seconds=value)
 
 
 @dataclass(frozen=True)
@@ -120,15 +144,39 @@ class Client:
         run_after: Optional[dt.datetime] = None,
         priority: int = 0,
         max_attempts: Optional[int] = None,
+        dedupe_key: Optional[str] = None,
+        dedupe_for: Window = None,
     ) -> int:
-        """Add one task; returns its id."""
+        """Add one task; returns its id.  With dedupe_key: the id of the queued or running
+        task of this queue holding that key (or one finished within dedupe_for), if any,
+        instead of adding another.  enqueue_unique also says which it was."""
         with translate_errors():
             row = self.conn.execute(
-                "SELECT tasklease.enqueue(%s, %s, coalesce(%s, now()), %s, %s)",
-                (Jsonb(payload), queue, run_after, priority, max_attempts),
+                "SELECT tasklease.enqueue(%s, %s, coalesce(%s, now()), %s, %s, %s, %s)",
+                (Jsonb(payload), queue, run_after, priority, max_attempts, dedupe_key,
+                 _window(dedupe_for)),
             ).fetchone()
         assert row is not None
         return row[0]
+
+    def enqueue_unique(
+        self,
+        payload: Any,
+        dedupe_key: str,
+        queue: str = "default",
+        *,
+        dedupe_for: Window = None,
+        run_after: Optional[dt.datetime] = None,
+        priority: int = 0,
+        max_attempts: Optional[int] = None,
+    ) -> Enqueued:
+        """Add one task unless a task of this queue holds dedupe_key: queued or running, or
+        finished less than dedupe_for ago.  Enqueued(id, created) says which happened."""
+        (result,) = self.enqueue_tasks(
+            [payload], queue, run_after=run_after, priority=priority,
+            max_attempts=max_attempts, dedupe_keys=[dedupe_key], dedupe_for=dedupe_for,
+        )
+        return result
 
     def enqueue_many(
         self,
@@ -138,18 +186,39 @@ class Client:
         run_after: Optional[dt.datetime] = None,
         priority: int = 0,
         max_attempts: Optional[int] = None,
+        dedupe_keys: Optional[Sequence[Optional[str]]] = None,
+        dedupe_for: Window = None,
     ) -> list[int]:
-        """Add one task per payload with one statement; returns the ids in order."""
+        """Add one task per payload with one statement; returns the ids in order.
+        dedupe_keys: one key (or None) per payload, as in enqueue."""
+        return [e.id for e in self.enqueue_tasks(
+            payloads, queue, run_after=run_after, priority=priority, max_attempts=max_attempts,
+            dedupe_keys=dedupe_keys, dedupe_for=dedupe_for,
+        )]
+
+    def enqueue_tasks(
+        self,
+        payloads: Iterable[Any],
+        queue: str = "default",
+        *,
+        run_after: Optional[dt.datetime] = None,
+        priority: int = 0,
+        max_attempts: Optional[int] = None,
+        dedupe_keys: Optional[Sequence[Optional[str]]] = None,
+        dedupe_for: Window = None,
+    ) -> list[Enqueued]:
+        """enqueue_many that also says, per payload, whether its task is new."""
         values: Sequence[Jsonb] = [Jsonb(p) for p in payloads]
         if not values:
             return []
         with translate_errors():
             rows = self.conn.execute(
-                "SELECT * FROM tasklease.enqueue_many(%s::jsonb[], %s, coalesce(%s, now()), "
-                "%s, %s)",
-                (list(values), queue, run_after, priority, max_attempts),
+                "SELECT id, created FROM tasklease.enqueue_tasks(%s::jsonb[], %s, "
+                "coalesce(%s, now()), %s, %s, %s::text[], %s)",
+                (list(values), queue, run_after, priority, max_attempts,
+                 None if dedupe_keys is None else list(dedupe_keys), _window(dedupe_for)),
             ).fetchall()
-        return [r[0] for r in rows]
+        return [Enqueued(r[0], r[1]) for r in rows]
 
     def get(self, task_id: int) -> Optional[TaskInfo]:
         """The task, or None when no task has this id."""
@@ -157,7 +226,7 @@ class Client:
             row = cur.execute("SELECT * FROM tasklease.get_task(%s)", (task_id,)).fetchone()
         if row is None:
             return None
-        values = {k: row[k] for k in _TASK_FIELDS}
+        values = {k: row[k] for k in _TASK_FIELDS if k in row}
         values["status"] = str(values["status"])
         return TaskInfo(**values)
 

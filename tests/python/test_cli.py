@@ -53,6 +53,21 @@ def test_enqueue_from_stdin_in_order(conn, dsn, capsys, monkeypatch):
     assert rows == [({"n": 1}, True), ({"n": 2}, True), ([3], True)]
 
 
+def test_enqueue_with_a_dedupe_key_prints_the_holder(conn, dsn, capsys):
+    code, out, err = run(capsys, "enqueue", "--dsn", dsn, "--dedupe-key", "k1", "--queue", "d",
+                         '{"x": 1}')
+    assert code == EXIT_OK and err == ""
+    first = int(out.strip())
+    code, out, err = run(capsys, "enqueue", "--dsn", dsn, "--dedupe-key", "k1", "--queue", "d",
+                         "--dedupe-for", "60", '{"x": 2}')
+    assert code == EXIT_OK and int(out.strip()) == first
+    assert f"task {first} holds dedupe key 'k1'" in err
+    rows = conn.execute("SELECT payload, dedupe_key FROM tasklease.tasks").fetchall()
+    assert rows == [({"x": 1}, "k1")]
+    code, _, err = run(capsys, "enqueue", "--dsn", dsn, "--dedupe-key", "k1", "-")
+    assert code == EXIT_USAGE and "--dedupe-key" in err
+
+
 def test_enqueue_errors_have_exit_codes(conn, dsn, capsys):
     code, _, err = run(capsys, "enqueue", "--dsn", dsn, "{not json")
     assert code == EXIT_USAGE and err.startswith("tasklease: error:")
