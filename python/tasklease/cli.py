@@ -192,6 +192,8 @@ def _status_data(conn: psycopg.Connection, recent: int) -> dict:
     return {
         "tasks": query(conn, "SELECT queue, status::text AS status, tasks "
                               "FROM tasklease.task_status_counts ORDER BY queue, status"),
+        "queues": query(conn, "SELECT queue, state, max_running, queued, runnable, running "
+                               "FROM tasklease.queues ORDER BY queue"),
         "workers": query(conn, "SELECT owner_id AS worker, state, tasks_held, "
                                 "seconds_since_heartbeat AS since_heartbeat_s, host, pid "
                                 "FROM tasklease.worker_status ORDER BY owner_id"),
@@ -207,6 +209,8 @@ def _status_data(conn: psycopg.Connection, recent: int) -> dict:
 
 _STATUS_SECTIONS = {
     "tasks": ("tasks per queue and status", ("queue", "status", "tasks")),
+    "queues": ("queues (paused: hands out nothing; at_limit: max_running tasks running)",
+               ("queue", "state", "max_running", "queued", "runnable", "running")),
     "workers": ("workers", ("worker", "state", "tasks_held", "since_heartbeat_s", "host", "pid")),
     "stale_tasks": ("stale tasks (what the reaper would do now)",
                     ("task", "action", "reason", "owner", "attempts", "requeue_count", "queue")),

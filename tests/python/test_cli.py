@@ -97,6 +97,23 @@ def test_status_json_and_table(conn, dsn, capsys):
     assert "st-worker" in out and "lease_expired" in out
 
 
+def test_status_says_which_queues_are_paused_or_at_their_limit(conn, dsn, capsys):
+    conn.execute("SELECT tasklease.enqueue_many(ARRAY['1', '2']::jsonb[], 'held')")
+    conn.execute("SELECT tasklease.set_queue('held', paused => true)")
+    conn.execute("SELECT tasklease.enqueue_many(ARRAY['1', '2']::jsonb[], 'capped')")
+    conn.execute("SELECT tasklease.set_queue('capped', max_running => 1)")
+    conn.execute("SELECT * FROM tasklease.claim_tasks('w', 5, 'capped')")
+    code, out, _ = run(capsys, "status", "--dsn", dsn, "--json")
+    assert code == EXIT_OK
+    queues = {q["queue"]: q for q in json.loads(out)["queues"]}
+    assert (queues["held"]["state"], queues["held"]["queued"]) == ("paused", 2)
+    assert (queues["capped"]["state"], queues["capped"]["max_running"],
+            queues["capped"]["running"]) == ("at_limit", 1, 1)
+    code, out, _ = run(capsys, "status", "--dsn", dsn)
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert lines["held"][1] == "paused" and lines["capped"][1] == "at_limit"
+
+
 def test_reap_dry_run_changes_nothing_then_reaps(conn, dsn, capsys):
     task_id = _expired_running_task(conn)
     code, out, _ = run(capsys, "reap", "--dsn", dsn, "--dry-run", "--json")
