@@ -460,6 +460,9 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_parser_migrate, _parser_enqueue, _parser_status, _parser_reap,
                 _parser_cleanup, _parser_schedule, _parser_worker):
         add(sub)
+    from . import periodic_cli  # its own module; imports this one's helpers
+
+    periodic_cli.add_parser(sub)
     return parser
 
 

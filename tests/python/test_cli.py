@@ -209,3 +209,53 @@ def test_output_into_a_closed_pipe_exits_quietly(conn, dsn):
     _, err = proc.communicate(timeout=60)
     assert b"Traceback" not in err, err.decode()
     assert proc.returncode in (0, 141)
+
+
+@pytest.fixture
+def no_periodic_tasks(conn):
+    """Remove what a test scheduled (pg_cron jobs outlive the test's truncates)."""
+    if conn.execute("SELECT to_regclass('cron.job') IS NULL").fetchone()[0]:
+        pytest.skip("pg_cron is not installed in the test database")
+    yield
+    for (name,) in conn.execute("SELECT name FROM tasklease.periodic_schedules").fetchall():
+        conn.execute("SELECT tasklease.unschedule_task(%s)", (name,))
+
+
+def test_periodic_add_list_remove(conn, dsn, capsys, no_periodic_tasks):
+    code, out, _ = run(capsys, "periodic", "add", "--dsn", dsn, "nightly", "0 3 * * *",
+                       '{"report": "daily"}', "--queue", "reports", "--priority", "2", "--json")
+    assert code == EXIT_OK
+    added = json.loads(out)
+    job = conn.execute(
+        "SELECT jobid, schedule FROM cron.job WHERE jobname = 'tasklease-periodic:nightly'"
+    ).fetchone()
+    assert (added["job"], "0 3 * * *") == job
+    assert {k: added["periodic_task"][k] for k in ("name", "queue", "payload", "priority")} == {
+        "name": "nightly", "queue": "reports", "payload": {"report": "daily"}, "priority": 2}
+    code, out, _ = run(capsys, "periodic", "add", "--dsn", dsn, "tick", "@hourly")
+    assert code == EXIT_OK and "pg_cron job" in out and "tasklease-periodic:tick" in out
+
+    code, out, _ = run(capsys, "periodic", "list", "--dsn", dsn, "--json")
+    assert code == EXIT_OK
+    assert [(t["name"], t["schedule"], t["active"]) for t in json.loads(out)] == [
+        ("nightly", "0 3 * * *", True), ("tick", "@hourly", True)]
+    code, out, _ = run(capsys, "periodic", "list", "--dsn", dsn)
+    assert out.splitlines()[0].split()[:3] == ["name", "schedule", "queue"]
+
+    code, out, _ = run(capsys, "periodic", "remove", "--dsn", dsn, "nightly")
+    assert (code, out.strip()) == (EXIT_OK, "periodic task nightly: removed")
+    code, out, _ = run(capsys, "periodic", "remove", "--dsn", dsn, "nightly", "--json")
+    assert json.loads(out) == {"name": "nightly", "removed": False}
+    assert conn.execute(
+        "SELECT count(*) FROM cron.job WHERE jobname = 'tasklease-periodic:nightly'"
+    ).fetchone()[0] == 0
+
+
+def test_periodic_errors_have_exit_codes(conn, dsn, capsys, no_periodic_tasks):
+    code, _, err = run(capsys, "periodic", "add", "--dsn", dsn, "n", "61 * * * *")
+    assert code == EXIT_ERROR and err.startswith("tasklease: error:") and "HINT" in err
+    code, _, err = run(capsys, "periodic", "add", "--dsn", dsn, "n", "* * * * *", "{oops")
+    assert code == EXIT_USAGE and "PAYLOAD_JSON" in err
+    code, _, err = run(capsys, "periodic", "add", "--dsn", dsn, "bad name", "* * * * *")
+    assert code == EXIT_ERROR
+    assert conn.execute("SELECT count(*) FROM tasklease.periodic_schedules").fetchone()[0] == 0
