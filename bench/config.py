@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-SECTIONS = ("floor", "api", "worker", "reaper", "hot", "soak", "profile")
+SECTIONS = ("floor", "api", "worker", "reaper", "hot", "soak", "profile", "flow")
 
 # The full run's soak: 1,000,000 claim/complete cycles took about 4-5 minutes on the 2-core
 # machine this was written on (the limit for the full size is about ten); a slower
@@ -30,6 +30,9 @@ class Config:
     hot_tasks: int = 2_000  # running tasks renewed in the HOT phase
     hot_rounds: int = 5  # renewals of each
     latency_concurrency: int = 16
+    flow_jobs: int = 10_000  # jobs per claim measurement of the flow section
+    flow_enqueues: int = 5_000  # tasks each producer enqueues per flow measurement
+    flow_concurrencies: tuple = (1, 8)
     quick: bool = False
     only: tuple = field(default=SECTIONS)
 
@@ -52,6 +55,9 @@ QUICK = Config(
     hot_tasks=100,
     hot_rounds=3,
     latency_concurrency=4,
+    flow_jobs=200,
+    flow_enqueues=200,
+    flow_concurrencies=(1, 2),
     quick=True,
 )
 

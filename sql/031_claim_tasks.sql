@@ -215,39 +215,44 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Every queue: hold what we can of the limited ones, in a fixed order.
-    WITH held AS (
-        UPDATE tasklease.queue_settings AS s SET claimed_at = now()
-        FROM (
-            SELECT l.queue FROM tasklease.queue_settings AS l
-            WHERE l.max_running IS NOT NULL AND NOT l.paused
-            ORDER BY l.queue
-            FOR UPDATE SKIP LOCKED
-        ) AS l
-        WHERE s.queue = l.queue
-        RETURNING s.queue, s.max_running
-    )
+    -- Every queue.  The queues the claim of the free queues leaves alone:
+    -- paused ones, and limited ones (served, when we can hold them, by the
+    -- first candidate set below).
+    SELECT coalesce(array_agg(s.queue), '{}'),
+        coalesce(bool_or(s.max_running IS NOT NULL AND NOT s.paused), false)
+    INTO v_skip, v_limited
+    FROM tasklease.queue_settings AS s
+    WHERE s.paused OR s.max_running IS NOT NULL;
+    IF v_limited THEN
+        -- Hold what we can of the limited queues, in a fixed order, never waiting.
+        WITH held AS (
+            UPDATE tasklease.queue_settings AS s SET claimed_at = now()
+            FROM (
+                SELECT l.queue FROM tasklease.queue_settings AS l
+                WHERE l.max_running IS NOT NULL AND NOT l.paused
+                ORDER BY l.queue
+                FOR UPDATE SKIP LOCKED
+            ) AS l
+            WHERE s.queue = l.queue
+            RETURNING s.queue, s.max_running
+        )
 
-    SELECT coalesce(array_agg(h.queue ORDER BY h.queue), '{}'),
-        coalesce(array_agg(h.max_running ORDER BY h.queue), '{}')
-    INTO v_held, v_free
-    FROM held AS h;
-    -- A later statement: it sees every claim committed before our locks.
-    SELECT coalesce(array_agg(h.free ORDER BY h.ord), '{}')
-    INTO v_free
-    FROM (
-        SELECT u.queue, u.ord, u.max_running - (
-            SELECT count(*) FROM tasklease.tasks AS t
-            WHERE t.status = 'running' AND t.limited AND t.queue = u.queue
-        ) AS free
-        FROM unnest(v_held, v_free) WITH ORDINALITY AS u (queue, max_running, ord)
-    ) AS h;
-    -- Every limited queue is left to the first candidate set below (held and
-    -- not full) or left out (someone else's, or full); paused ones too.
-    v_skip := v_held || ARRAY(
-        SELECT s.queue FROM tasklease.queue_settings AS s
-        WHERE s.paused OR s.max_running IS NOT NULL
-    );
+        SELECT coalesce(array_agg(h.queue ORDER BY h.queue), '{}'),
+            coalesce(array_agg(h.max_running ORDER BY h.queue), '{}')
+        INTO v_held, v_free
+        FROM held AS h;
+        -- A later statement: it sees every claim committed before our locks.
+        SELECT coalesce(array_agg(h.free ORDER BY h.ord), '{}')
+        INTO v_free
+        FROM (
+            SELECT u.queue, u.ord, u.max_running - (
+                SELECT count(*) FROM tasklease.tasks AS t
+                WHERE t.status = 'running' AND t.limited AND t.queue = u.queue
+            ) AS free
+            FROM unnest(v_held, v_free) WITH ORDINALITY AS u (queue, max_running, ord)
+        ) AS h;
+        v_skip := v_skip || v_held;  -- also those whose limit went while we locked
+    END IF;
 
     RETURN QUERY
     WITH held AS MATERIALIZED (
