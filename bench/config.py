@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-SECTIONS = ("floor", "api", "worker", "reaper", "hot", "soak", "profile", "ui")
+SECTIONS = ("floor", "api", "worker", "reaper", "hot", "soak", "profile", "ui", "flow")
 
 # The full run's soak: 1,000,000 claim/complete cycles took about 4-5 minutes on the 2-core
 # machine this was written on (the limit for the full size is about ten); a slower
@@ -32,6 +32,9 @@ class Config:
     latency_concurrency: int = 16
     ui_finished: int = 1_000_000  # finished tasks beside the console's pages
     ui_repeats: int = 5  # requests per page (after one warm-up); the median is reported
+    flow_jobs: int = 10_000  # jobs per claim measurement of the flow section
+    flow_enqueues: int = 5_000  # tasks each producer enqueues per flow measurement
+    flow_concurrencies: tuple = (1, 8)
     quick: bool = False
     only: tuple = field(default=SECTIONS)
 
@@ -56,6 +59,9 @@ QUICK = Config(
     latency_concurrency=4,
     ui_finished=2_000,
     ui_repeats=2,
+    flow_jobs=200,
+    flow_enqueues=200,
+    flow_concurrencies=(1, 2),
     quick=True,
 )
 

@@ -157,8 +157,35 @@ def _profile_lines(results: dict) -> list:
     return lines
 
 
+def _flow_lines(results: dict) -> list:
+    from .flow import BASELINE, ENQUEUE_BASELINE
+
+    flow = results.get("flow")
+    if not flow:
+        return []
+    lines = []
+    for title, part, key, base in (
+        ("Flow control: claims of one queue, jobs/s (ratio to the same claim without flow "
+         "control)", "claim", "jobs_per_s", BASELINE),
+        ("Enqueue, tasks/s (ratio to the same without de-duplication keys)", "enqueue",
+         "per_s", ENQUEUE_BASELINE),
+    ):
+        by_path = flow.get(part, {})
+        cs = sorted({int(c) for by_c in by_path.values() for c in by_c})
+        lines += [title + ":", f"  {'path':<15}" + "".join(f"{'x' + str(c):>18}" for c in cs)]
+        for name, by_c in by_path.items():
+            cells = []
+            for c in cs:
+                m, b = by_c.get(str(c)), by_path.get(base.get(name, ""), {}).get(str(c))
+                r = _ratio(m[key], b[key]) if m and b else None
+                cell = "-" if not m else f"{m[key]:.0f}" + (f" ({r:.2f}x)" if r else "")
+                cells.append(f"{cell:>18}")
+            lines.append(f"  {name:<15}" + "".join(cells))
+    return lines
+
+
 def _other_lines(results: dict) -> list:
-    lines = _profile_lines(results)
+    lines = _profile_lines(results) + _flow_lines(results)
     lat = results.get("latency", {})
     if lat:
         c = next(iter(lat.values()))["concurrency"]

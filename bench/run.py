@@ -23,6 +23,7 @@ import psycopg
 
 from bench import (
     cluster,
+    flow,
     hot,
     profile,
     reaper,
@@ -81,6 +82,8 @@ def run_bench(dsn: str, cfg: Config, log: Log = _print) -> dict:
         _section(results, "soak", log, lambda: soak.run(dsn, cfg, log))
     if cfg.wants("ui"):
         _section(results, "ui", log, lambda: ui.run(dsn, cfg, log))
+    if cfg.wants("flow"):
+        _section(results, "flow", log, lambda: flow.run(dsn, cfg, log))
     if cfg.wants("profile"):
         _section(results, "profile", log, lambda: {
             "explain": profile.explain(dsn, cfg.jobs, cfg.batch),

@@ -1,4 +1,3 @@
--- tasklease: no-transaction
 -- 004_console: the index of the console's task list and counts.
 --
 -- Finished tasks are most of the table (1M beside a few hundred live ones is
@@ -9,12 +8,10 @@
 -- it finishes, so enqueue and claim pay nothing and completion one insert.  No
 -- renewal column is indexed: renewals stay HOT.
 --
--- Safe on a live table: built CONCURRENTLY (no lock that blocks writers), so
--- the migrator runs this file outside a transaction.  An interrupted build
--- leaves an invalid index behind; the DROP first makes a re-run start clean.
+-- Safe on a live table: built CONCURRENTLY (no lock that blocks writers), by
+-- the migrator outside the migration's transaction (see migrate.py).
 
-DROP INDEX CONCURRENTLY IF EXISTS tasklease.tasks_finished_queue_idx;
-
-CREATE INDEX CONCURRENTLY tasks_finished_queue_idx
+-- tasklease:concurrently
+CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_finished_queue_idx
 ON tasklease.tasks (queue, status, id)
 WHERE status IN ('completed', 'failed', 'cancelled');

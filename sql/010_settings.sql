@@ -42,7 +42,8 @@ BEGIN
         ('prune_batch', 1, 2147483647, 'max_batch', NULL),
         ('prune_budget_ms', 0, 3600000, NULL, NULL),
         ('reaper_lock_timeout_ms', 0, 2147483647, NULL, NULL),
-        ('reap_interval_s', 1, 86400, NULL, NULL)
+        ('reap_interval_s', 1, 86400, NULL, NULL),
+        ('controlled_queues', 0, 2147483647, NULL, NULL)
     ) AS r (name, lo, hi, le, ge)
     WHERE r.name = p_name;
     IF NOT FOUND THEN
@@ -60,6 +61,18 @@ BEGIN
         RAISE EXCEPTION 'setting % must not exceed % (%), got %', p_name, b.le, v_other, p_value
             USING ERRCODE = 'TL006',
                   HINT = format('Raise %s first.', b.le);
+    END IF;
+    -- Derived, not chosen: the claim path reads it with the other settings and
+    -- skips flow control while it is 0, so it must always be the true count.
+    IF p_name = 'controlled_queues' THEN
+        SELECT count(*) INTO v_other FROM tasklease.queue_settings AS q
+        WHERE q.max_running IS NOT NULL OR q.paused;
+        IF p_value <> v_other THEN
+            RAISE EXCEPTION 'setting controlled_queues is % (the queues with a limit or a pause), '
+                'not %', v_other, p_value
+                USING ERRCODE = 'TL006',
+                      HINT = 'It is kept up to date by tasklease.set_queue; change queues with it.';
+        END IF;
     END IF;
     FOREACH v_rel IN ARRAY coalesce(string_to_array(b.ge, ','), '{}') LOOP
         SELECT s.value INTO v_other FROM tasklease.settings AS s WHERE s.name = v_rel;
@@ -145,6 +158,16 @@ INSERT INTO tasklease.settings AS s (name, value, description) VALUES
 ('prune_budget_ms', 5000, 'Time one prune() run may spend on further batches.'),
 ('reaper_lock_timeout_ms', 2000, 'lock_timeout of the reaper and cleanup calls.'),
 ('reap_interval_s', 5, 'Live workers run the reaper (reap_if_due) at most this often, together.')
+ON CONFLICT (name) DO UPDATE SET description = excluded.description;
+
+-- Not a choice but a count kept by set_queue (sql/037_set_queue.sql): its
+-- value is the one _check_setting accepts, also on an upgrade.
+INSERT INTO tasklease.settings AS s (name, value, description)
+SELECT
+    'controlled_queues', count(*),
+    'Queues with a max_running limit or paused (kept by set_queue; read-only).'
+FROM tasklease.queue_settings AS q
+WHERE q.max_running IS NOT NULL OR q.paused
 ON CONFLICT (name) DO UPDATE SET description = excluded.description;
 
 CREATE OR REPLACE FUNCTION tasklease._setting(p_name text)

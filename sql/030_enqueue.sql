@@ -1,14 +1,123 @@
 -- Enqueue: one task or many, each a queued row; a NOTIFY wakes idle workers.
--- Locks: none beyond the inserted rows.  Time source: now().
+--
+-- De-duplication keys: while a queued or running task of a queue holds a key,
+-- enqueueing with that queue and key adds nothing and returns that task's id
+-- (payload, run_after and priority of the existing task are left as they
+-- are).  The unique partial index tasks_dedupe_live_idx is the arbiter, so it
+-- holds under concurrency: two producers racing with one key get one task
+-- (the second waits for the first to commit or roll back: a rolled-back
+-- insert frees the key); a task that finished (completed, failed or
+-- cancelled) frees its key, unless dedupe_for keeps it taken for that long
+-- after the task's finished_at, during which the finished task's id is
+-- returned.
+-- Locks: the inserted rows; the index entry of a key another producer is
+-- inserting right now (waited for).  Time source: now().
+-- Errors: TL002 (dedupe_for), TL004 (payload), TL005 (queue), TL007
+-- (max_attempts, a key, dedupe_keys of the wrong length).
 
-CREATE OR REPLACE FUNCTION tasklease.enqueue_many(
+-- One keyed task: the holder's id, or a new task.  Look first (no write for
+-- a duplicate), then insert ON CONFLICT DO NOTHING: a producer that inserted
+-- the key after our look-up makes us wait for its commit, then conflict (and
+-- look again) or, if it rolled back, insert.  With a window, a task that
+-- finished between our look-up and our insert still holds the key: then our
+-- own row is deleted again and the finished task returned.
+CREATE OR REPLACE FUNCTION tasklease._enqueue_keyed(
+    p_queue text,
+    p_payload jsonb,
+    p_run_after timestamptz,
+    p_priority int,
+    p_max_attempts int,
+    p_key text,
+    p_window interval
+)
+RETURNS tasklease.enqueued
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_id bigint;
+    v_holder bigint;
+BEGIN
+    IF p_key IS NULL THEN
+        INSERT INTO tasklease.tasks AS t (queue, payload, priority, run_after, max_attempts)
+        VALUES (p_queue, p_payload, p_priority, p_run_after, p_max_attempts)
+        RETURNING t.id INTO v_id;
+        RETURN (v_id, true);
+    END IF;
+    -- Each turn ends unless the holder found by the insert finished in between.
+    FOR v_turn IN 1..10 LOOP
+        -- The holder: a queued or running task, or one finished within the window.
+        SELECT h.id INTO v_holder
+        FROM (
+            (
+                SELECT t.id FROM tasklease.tasks AS t
+                WHERE t.queue = p_queue AND t.dedupe_key = p_key
+                    AND t.status IN ('queued', 'running')
+            )
+            UNION ALL
+            (
+                SELECT t.id FROM tasklease.tasks AS t
+                WHERE p_window IS NOT NULL
+                    AND t.queue = p_queue AND t.dedupe_key = p_key
+                    AND t.status IN ('completed', 'failed', 'cancelled')
+                    AND t.finished_at >= now() - p_window
+                ORDER BY t.finished_at DESC
+                LIMIT 1
+            )
+        ) AS h
+        LIMIT 1;
+        IF v_holder IS NOT NULL THEN
+            RETURN (v_holder, false);
+        END IF;
+        INSERT INTO tasklease.tasks AS t
+            (queue, payload, priority, run_after, max_attempts, dedupe_key)
+        VALUES (p_queue, p_payload, p_priority, p_run_after, p_max_attempts, p_key)
+        ON CONFLICT (queue, dedupe_key)
+        WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running')
+        DO NOTHING
+        RETURNING t.id INTO v_id;
+        IF v_id IS NOT NULL THEN
+            IF p_window IS NOT NULL THEN
+                SELECT t.id INTO v_holder FROM tasklease.tasks AS t
+                WHERE t.queue = p_queue AND t.dedupe_key = p_key
+                    AND t.status IN ('completed', 'failed', 'cancelled')
+                    AND t.finished_at >= now() - p_window
+                ORDER BY t.finished_at DESC
+                LIMIT 1;
+                IF v_holder IS NOT NULL THEN
+                    DELETE FROM tasklease.tasks AS t WHERE t.id = v_id;
+                    RETURN (v_holder, false);
+                END IF;
+            END IF;
+            RETURN (v_id, true);
+        END IF;
+    END LOOP;
+    RAISE EXCEPTION 'de-duplication key % of queue % changed hands 10 times during one enqueue',
+        quote_literal(p_key), p_queue
+        USING ERRCODE = 'serialization_failure',
+              HINT = 'Retry the enqueue.';
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._enqueue_keyed(
+    text, jsonb, timestamptz, int, int, text, interval
+) IS
+'Adds one task unless a task of the queue holds its de-duplication key (queued, running, or '
+'finished within p_window): returns (id, created).';
+
+-- What every enqueue comes down to: one task per payload, in order, each
+-- with its (id, created).  Without keys: one INSERT for the whole batch.
+CREATE OR REPLACE FUNCTION tasklease.enqueue_tasks(
     payloads jsonb [],
     queue text DEFAULT 'default',
     run_after timestamptz DEFAULT now(),
     priority int DEFAULT 0,
-    max_attempts int DEFAULT NULL
+    max_attempts int DEFAULT NULL,
+    dedupe_keys text [] DEFAULT NULL,
+    dedupe_for interval DEFAULT NULL
 )
-RETURNS SETOF bigint
+RETURNS SETOF tasklease.enqueued
 LANGUAGE plpgsql
 VOLATILE
 SECURITY DEFINER
@@ -16,14 +125,18 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_queue text := tasklease._check_queue(enqueue_many.queue);
+    v_queue text := tasklease._check_queue(enqueue_tasks.queue);
     v_max_attempts int := tasklease._check_range(
         'max_attempts',
-        coalesce(enqueue_many.max_attempts, tasklease._setting('max_attempts')),
+        coalesce(enqueue_tasks.max_attempts, tasklease._setting('max_attempts')),
         1, 1000000, 'TL007'
     );
     v_max_bytes int := tasklease._setting('max_payload_bytes');
+    v_run_after timestamptz := coalesce(enqueue_tasks.run_after, now());
+    v_priority int := coalesce(enqueue_tasks.priority, 0);
     v_bad int;
+    v_created int := 0;
+    r tasklease.enqueued;
 BEGIN
     IF payloads IS NULL OR cardinality(payloads) = 0 THEN
         RAISE EXCEPTION 'payloads must be a non-empty array' USING ERRCODE = 'TL004';
@@ -39,27 +152,105 @@ BEGIN
                          'store large data elsewhere and enqueue a reference.';
     END IF;
 
-    RETURN QUERY
-    INSERT INTO tasklease.tasks AS t (queue, payload, priority, run_after, max_attempts)
-    SELECT v_queue, p.payload, coalesce(enqueue_many.priority, 0),
-        coalesce(enqueue_many.run_after, now()), v_max_attempts
-    FROM unnest(payloads) WITH ORDINALITY AS p (payload, ord)
-    ORDER BY p.ord
-    RETURNING t.id;
+    IF dedupe_keys IS NULL THEN
+        RETURN QUERY
+        INSERT INTO tasklease.tasks AS t (queue, payload, priority, run_after, max_attempts)
+        SELECT v_queue, p.payload, v_priority, v_run_after, v_max_attempts
+        FROM unnest(payloads) WITH ORDINALITY AS p (payload, ord)
+        ORDER BY p.ord
+        RETURNING t.id, true;
+        PERFORM tasklease._notify(v_queue);
+        RETURN;
+    END IF;
 
-    PERFORM tasklease._notify(v_queue);
+    PERFORM tasklease._check_dedupe(dedupe_keys, cardinality(payloads), dedupe_for);
+    FOR i IN 1..cardinality(payloads) LOOP
+        r := tasklease._enqueue_keyed(v_queue, payloads[i], v_run_after, v_priority,
+            v_max_attempts, dedupe_keys[i], dedupe_for);
+        v_created := v_created + r.created::int;
+        RETURN NEXT r;
+    END LOOP;
+    IF v_created > 0 THEN
+        PERFORM tasklease._notify(v_queue);
+    END IF;
 END
 $$;
 
-COMMENT ON FUNCTION tasklease.enqueue_many(jsonb [], text, timestamptz, int, int) IS
-'Adds one task per payload, in order, with one statement and one NOTIFY; returns the ids.';
+COMMENT ON FUNCTION tasklease.enqueue_tasks(
+    jsonb [], text, timestamptz, int, int, text [], interval
+) IS
+'Adds one task per payload, in order, and returns (id, created) for each: with dedupe_keys '
+'(one key or NULL per payload), a payload whose key a queued or running task of the queue '
+'holds (or one finished within dedupe_for) returns that task with created = false.  One '
+'NOTIFY when anything was added.';
+
+CREATE OR REPLACE FUNCTION tasklease._check_dedupe(p_keys text [], p_n int, p_window interval)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF cardinality(p_keys) <> p_n OR array_ndims(p_keys) <> 1 THEN
+        RAISE EXCEPTION 'dedupe_keys has % elements for % payloads', cardinality(p_keys), p_n
+            USING ERRCODE = 'TL007',
+                  HINT = 'Pass one key (or NULL for no key) per payload.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(p_keys) AS k (key)
+               WHERE k.key = '' OR char_length(k.key) > 255) THEN
+        RAISE EXCEPTION 'a de-duplication key is 1 to 255 characters long'
+            USING ERRCODE = 'TL007';
+    END IF;
+    IF p_window < interval '0' THEN
+        RAISE EXCEPTION 'dedupe_for must not be negative, got %', p_window
+            USING ERRCODE = 'TL002';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._check_dedupe(text [], int, interval) IS
+'TL007 unless there is one key (1 to 255 characters, or NULL) per payload; TL002 for a '
+'negative dedupe_for.';
+
+CREATE OR REPLACE FUNCTION tasklease.enqueue_many(
+    payloads jsonb [],
+    queue text DEFAULT 'default',
+    run_after timestamptz DEFAULT now(),
+    priority int DEFAULT 0,
+    max_attempts int DEFAULT NULL,
+    dedupe_keys text [] DEFAULT NULL,
+    dedupe_for interval DEFAULT NULL
+)
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY
+    SELECT e.id FROM tasklease.enqueue_tasks(
+        enqueue_many.payloads, enqueue_many.queue, enqueue_many.run_after,
+        enqueue_many.priority, enqueue_many.max_attempts,
+        enqueue_many.dedupe_keys, enqueue_many.dedupe_for
+    ) AS e;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease.enqueue_many(
+    jsonb [], text, timestamptz, int, int, text [], interval
+) IS
+'Adds one task per payload, in order, with one NOTIFY; returns the ids (for a payload whose '
+'dedupe key is taken, the id of the task holding it).  enqueue_tasks also says which are new.';
 
 CREATE OR REPLACE FUNCTION tasklease.enqueue(
     payload jsonb,
     queue text DEFAULT 'default',
     run_after timestamptz DEFAULT now(),
     priority int DEFAULT 0,
-    max_attempts int DEFAULT NULL
+    max_attempts int DEFAULT NULL,
+    dedupe_key text DEFAULT NULL,
+    dedupe_for interval DEFAULT NULL
 )
 RETURNS bigint
 LANGUAGE plpgsql
@@ -71,14 +262,18 @@ DECLARE
     v_id bigint;
 BEGIN
     -- plpgsql, not sql: a sql function with SET is planned again on every call.
-    SELECT e.id INTO v_id FROM tasklease.enqueue_many(
+    SELECT e.id INTO v_id FROM tasklease.enqueue_tasks(
         ARRAY[enqueue.payload], enqueue.queue, enqueue.run_after,
-        enqueue.priority, enqueue.max_attempts
-    ) AS e (id);
+        enqueue.priority, enqueue.max_attempts,
+        CASE WHEN enqueue.dedupe_key IS NOT NULL THEN ARRAY[enqueue.dedupe_key] END,
+        enqueue.dedupe_for
+    ) AS e;
     RETURN v_id;
 END
 $$;
 
-COMMENT ON FUNCTION tasklease.enqueue(jsonb, text, timestamptz, int, int) IS
-'Adds one task and returns its id.  NULL run_after means now, NULL max_attempts the '
-'max_attempts setting.  TL004 for a NULL or oversized payload, TL005 for a bad queue name.';
+COMMENT ON FUNCTION tasklease.enqueue(jsonb, text, timestamptz, int, int, text, interval) IS
+'Adds one task and returns its id; with dedupe_key, returns the id of the queued or running '
+'task of the queue holding that key (or one finished within dedupe_for) instead of adding '
+'another.  NULL run_after means now, NULL max_attempts the max_attempts setting.  TL004 for a '
+'NULL or oversized payload, TL005 for a bad queue name.';

@@ -1,7 +1,10 @@
 -- Claims: take the next runnable tasks (FOR UPDATE SKIP LOCKED), mark them
 -- running and give each a new lease: owner, a fresh lease_token, an expiry.
--- Locks: the claimed rows; rows another claimer holds are skipped.
--- Time source: now().
+-- Locks: the claimed rows; rows another claimer holds are skipped.  While a
+-- queue is limited or paused (set_queue), claims go through
+-- _claim_controlled, which also locks the tasklease.queue_settings rows of
+-- the limited queues it claims from.
+-- Time source: now().  Errors: TL001, TL002, TL003, TL005, TL006.
 
 CREATE OR REPLACE FUNCTION tasklease.claim_tasks(
     owner text,
@@ -23,25 +26,41 @@ DECLARE
     v_lease interval;
     l record;
 BEGIN
-    -- The hot path reads its four settings in one query and checks inline
-    -- (about 15 us less per claim than one _setting() call per check).
+    -- The hot path reads its settings in one query and checks inline (about
+    -- 15 us less per claim than one _setting() call per check).  Flow control
+    -- rides along as a counter (controlled_queues, kept by set_queue): while
+    -- no queue is limited or paused, the claim below is exactly the one
+    -- without flow control.  Reading tasklease.queue_settings here instead
+    -- cost a scan node per claim (bench/README.md).
     SELECT
         max(s.value) FILTER (WHERE s.name = 'max_owner_len') AS max_owner_len,
         max(s.value) FILTER (WHERE s.name = 'max_batch') AS max_batch,
         max(s.value) FILTER (WHERE s.name = 'lease_s') AS lease_s,
-        max(s.value) FILTER (WHERE s.name = 'max_lease_s') AS max_lease_s
+        max(s.value) FILTER (WHERE s.name = 'max_lease_s') AS max_lease_s,
+        max(s.value) FILTER (WHERE s.name = 'controlled_queues') AS controlled_queues
     INTO l
     FROM tasklease.settings AS s
-    WHERE s.name IN ('max_owner_len', 'max_batch', 'lease_s', 'max_lease_s');
-    IF num_nulls(l.max_owner_len, l.max_batch, l.lease_s, l.max_lease_s) > 0 THEN
+    WHERE s.name IN (
+        'max_owner_len', 'max_batch', 'lease_s', 'max_lease_s', 'controlled_queues'
+    );
+    IF num_nulls(
+        l.max_owner_len, l.max_batch, l.lease_s, l.max_lease_s, l.controlled_queues
+    ) > 0 THEN
         -- A deleted setting: _setting raises TL006 naming it.
         PERFORM tasklease._setting('max_owner_len'), tasklease._setting('max_batch'),
-            tasklease._setting('lease_s'), tasklease._setting('max_lease_s');
+            tasklease._setting('lease_s'), tasklease._setting('max_lease_s'),
+            tasklease._setting('controlled_queues');
     END IF;
     v_owner := tasklease._check_owner_len(claim_tasks.owner, l.max_owner_len);
     v_n := tasklease._check_range('max_tasks', claim_tasks.max_tasks, 1, l.max_batch, 'TL003');
     v_lease := make_interval(secs => tasklease._check_range(
         'lease_s', coalesce(claim_tasks.lease_s, l.lease_s), 1, l.max_lease_s, 'TL002'));
+
+    IF l.controlled_queues > 0 THEN
+        RETURN QUERY
+        SELECT * FROM tasklease._claim_controlled(v_owner, v_n, claim_tasks.queue, v_lease);
+        RETURN;
+    END IF;
 
     -- Two statements rather than one "queue IS NULL OR" predicate, so that
     -- each uses its own partial index in claim order.  The MATERIALIZED CTE
@@ -103,7 +122,194 @@ $$;
 
 COMMENT ON FUNCTION tasklease.claim_tasks(text, int, text, int) IS
 'Claims up to max_tasks runnable tasks (priority, run_after, id order) for owner: running, '
-'a new lease_token each, lease for lease_s seconds (default: setting lease_s).';
+'a new lease_token each, lease for lease_s seconds (default: setting lease_s).  Nothing from '
+'a paused queue, and never more running tasks of a queue than its max_running (set_queue).';
+
+-- The claim of a queue under flow control, or of every queue while some
+-- queue is.  Paused queues hand out nothing.  A limited queue is claimed by
+-- one session at a time: the claim updates the queue's settings row (a row
+-- lock held until the claim commits), then counts the queue's running tasks
+-- in a later statement, whose READ COMMITTED snapshot includes every claim
+-- committed before the lock was granted; so running + claimed never exceeds
+-- max_running, whoever claims.  (Only updating the row, not merely locking
+-- it, also makes a claimer under REPEATABLE READ whose snapshot predates the
+-- last claim fail with 40001 rather than count a stale running set.)
+--   one queue   waits for that queue's row
+--   any queue   takes the rows of the limited queues it can without waiting
+--               (SKIP LOCKED); a limited queue another session is claiming
+--               right now is left out of this claim, as a paused one is
+-- Claimed rows of a limited queue get limited = true: that is what
+-- tasks_running_limited_idx counts, an index the plain path never writes.
+-- A claim of every queue takes at most each held queue's free places from
+-- it and fills the batch from the queues without flow control, in claim
+-- order.
+CREATE OR REPLACE FUNCTION tasklease._claim_controlled(
+    p_owner text,
+    p_n int,
+    p_queue text,
+    p_lease interval
+)
+RETURNS SETOF tasklease.claimed_task
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan
+AS $$
+DECLARE
+    v_n int := p_n;
+    v_running int;
+    v_limited boolean := false;
+    v_held text [] := '{}';      -- limited queues whose row this claim holds
+    v_free int [] := '{}';       -- their free capacity, in the same order
+    v_skip text [];              -- queues the claim of the free queues leaves alone
+    q record;
+BEGIN
+    IF p_queue IS NOT NULL THEN
+        PERFORM tasklease._check_queue(p_queue);
+        SELECT s.max_running, s.paused INTO q
+        FROM tasklease.queue_settings AS s WHERE s.queue = p_queue;
+        IF FOUND AND q.paused THEN
+            RETURN;
+        END IF;
+        IF FOUND AND q.max_running IS NOT NULL THEN
+            UPDATE tasklease.queue_settings AS s SET claimed_at = now()
+            WHERE s.queue = p_queue
+            RETURNING s.max_running, s.paused INTO q;  -- as it is now that we hold it
+            IF q.paused THEN
+                RETURN;
+            END IF;
+            v_limited := q.max_running IS NOT NULL;
+        END IF;
+        IF v_limited THEN
+            SELECT count(*) INTO v_running FROM tasklease.tasks AS t
+            WHERE t.status = 'running' AND t.limited AND t.queue = p_queue;
+            v_n := least(p_n, q.max_running - v_running);
+            IF v_n <= 0 THEN
+                RETURN;
+            END IF;
+        END IF;
+
+        RETURN QUERY
+        WITH picked AS MATERIALIZED (
+            SELECT t.id FROM tasklease.tasks AS t
+            WHERE t.status = 'queued' AND t.queue = p_queue AND t.run_after <= now()
+            ORDER BY t.priority, t.run_after, t.id
+            LIMIT v_n
+            FOR UPDATE SKIP LOCKED
+        ),
+
+        claimed AS (
+            UPDATE tasklease.tasks AS t SET
+                status = 'running', owner_id = p_owner,
+                lease_token = nextval('tasklease.lease_token_seq'),
+                lease_expires_at = now() + p_lease, last_heartbeat = now(),
+                attempts = t.attempts + 1, updated_at = now(),
+                limited = t.limited OR v_limited
+            WHERE t.id = ANY(ARRAY(SELECT p.id FROM picked AS p))
+            RETURNING t.id, t.queue, t.payload, t.attempts, t.lease_token, t.lease_expires_at,
+                t.priority, t.run_after
+        )
+
+        SELECT c.id, c.queue, c.payload, c.attempts, c.lease_token, c.lease_expires_at
+        FROM claimed AS c ORDER BY c.priority, c.run_after, c.id;
+        RETURN;
+    END IF;
+
+    -- Every queue.  The queues the claim of the free queues leaves alone:
+    -- paused ones, and limited ones (served, when we can hold them, by the
+    -- first candidate set below).
+    SELECT coalesce(array_agg(s.queue), '{}'),
+        coalesce(bool_or(s.max_running IS NOT NULL AND NOT s.paused), false)
+    INTO v_skip, v_limited
+    FROM tasklease.queue_settings AS s
+    WHERE s.paused OR s.max_running IS NOT NULL;
+    IF v_limited THEN
+        -- Hold what we can of the limited queues, in a fixed order, never waiting.
+        WITH held AS (
+            UPDATE tasklease.queue_settings AS s SET claimed_at = now()
+            FROM (
+                SELECT l.queue FROM tasklease.queue_settings AS l
+                WHERE l.max_running IS NOT NULL AND NOT l.paused
+                ORDER BY l.queue
+                FOR UPDATE SKIP LOCKED
+            ) AS l
+            WHERE s.queue = l.queue
+            RETURNING s.queue, s.max_running
+        )
+
+        SELECT coalesce(array_agg(h.queue ORDER BY h.queue), '{}'),
+            coalesce(array_agg(h.max_running ORDER BY h.queue), '{}')
+        INTO v_held, v_free
+        FROM held AS h;
+        -- A later statement: it sees every claim committed before our locks.
+        SELECT coalesce(array_agg(h.free ORDER BY h.ord), '{}')
+        INTO v_free
+        FROM (
+            SELECT u.queue, u.ord, u.max_running - (
+                SELECT count(*) FROM tasklease.tasks AS t
+                WHERE t.status = 'running' AND t.limited AND t.queue = u.queue
+            ) AS free
+            FROM unnest(v_held, v_free) WITH ORDINALITY AS u (queue, max_running, ord)
+        ) AS h;
+        v_skip := v_skip || v_held;  -- also those whose limit went while we locked
+    END IF;
+
+    RETURN QUERY
+    WITH held AS MATERIALIZED (
+        -- From each held limited queue, at most its free places.
+        SELECT c.id, c.priority, c.run_after
+        FROM unnest(v_held, v_free) AS h (queue, free)
+        CROSS JOIN LATERAL (
+            SELECT t.id, t.priority, t.run_after FROM tasklease.tasks AS t
+            WHERE t.status = 'queued' AND t.queue = h.queue AND t.run_after <= now()
+            ORDER BY t.priority, t.run_after, t.id
+            LIMIT least(h.free, p_n)
+            FOR UPDATE SKIP LOCKED
+        ) AS c
+        WHERE h.free > 0
+    ),
+
+    free AS MATERIALIZED (
+        -- From the queues without flow control.
+        SELECT t.id, t.priority, t.run_after FROM tasklease.tasks AS t
+        WHERE t.status = 'queued' AND t.run_after <= now() AND t.queue <> ALL(v_skip)
+        ORDER BY t.priority, t.run_after, t.id
+        LIMIT p_n
+        FOR UPDATE SKIP LOCKED
+    ),
+
+    -- The first p_n of both in claim order (the others stay locked until
+    -- this claim commits, then are free again).
+    picked AS (
+        SELECT u.id FROM (
+            SELECT h.id, h.priority, h.run_after FROM held AS h
+            UNION ALL
+            SELECT f.id, f.priority, f.run_after FROM free AS f
+        ) AS u
+        ORDER BY u.priority, u.run_after, u.id
+        LIMIT p_n
+    ),
+
+    claimed AS (
+        UPDATE tasklease.tasks AS t SET
+            status = 'running', owner_id = p_owner,
+            lease_token = nextval('tasklease.lease_token_seq'),
+            lease_expires_at = now() + p_lease, last_heartbeat = now(),
+            attempts = t.attempts + 1, updated_at = now(),
+            limited = t.limited OR t.queue = ANY(v_held)
+        WHERE t.id = ANY(ARRAY(SELECT p.id FROM picked AS p))
+        RETURNING t.id, t.queue, t.payload, t.attempts, t.lease_token, t.lease_expires_at,
+            t.priority, t.run_after
+    )
+
+    SELECT c.id, c.queue, c.payload, c.attempts, c.lease_token, c.lease_expires_at
+    FROM claimed AS c ORDER BY c.priority, c.run_after, c.id;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._claim_controlled(text, int, text, interval) IS
+'claim_tasks while some queue is limited or paused: nothing from a paused queue; a limited '
+'queue claimed by one session at a time, never past max_running running tasks.';
 
 CREATE OR REPLACE FUNCTION tasklease.claim_task(
     owner text,

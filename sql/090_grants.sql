@@ -5,7 +5,8 @@
 --   tasklease_worker    claim, renew, heartbeat, complete, fail, release, recover
 --   tasklease_producer  enqueue, cancel, read task and status views
 --   tasklease_admin     everything: both roles above, settings, reaper, cleanup,
---                       schedule, pruning, and the tables themselves
+--                       schedule, pruning, queue limits and pauses (set_queue),
+--                       periodic tasks, and the tables themselves
 
 REVOKE ALL ON SCHEMA tasklease FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA tasklease FROM PUBLIC;
@@ -25,14 +26,18 @@ tasklease._stale_reason(
     timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, int, int
 ),
 tasklease._budget_action(int, int),
-tasklease._worker_alive(timestamptz, timestamptz, timestamptz, int)
+tasklease._worker_alive(timestamptz, timestamptz, timestamptz, int),
+tasklease._cron_jobs(),
+tasklease._periodic_job(text)
 TO tasklease_worker, tasklease_producer;
 
 GRANT SELECT ON
 tasklease.task_status_counts,
 tasklease.stale_tasks,
 tasklease.worker_status,
-tasklease.reaper_activity
+tasklease.reaper_activity,
+tasklease.queues,
+tasklease.periodic_tasks
 TO tasklease_worker, tasklease_producer;
 
 GRANT EXECUTE ON FUNCTION
@@ -54,8 +59,9 @@ tasklease.completed_by(text, bigint [], bigint [])
 TO tasklease_worker;
 
 GRANT EXECUTE ON FUNCTION
-tasklease.enqueue(jsonb, text, timestamptz, int, int),
-tasklease.enqueue_many(jsonb [], text, timestamptz, int, int),
+tasklease.enqueue(jsonb, text, timestamptz, int, int, text, interval),
+tasklease.enqueue_many(jsonb [], text, timestamptz, int, int, text [], interval),
+tasklease.enqueue_tasks(jsonb [], text, timestamptz, int, int, text [], interval),
 tasklease.cancel_task(bigint),
 tasklease.get_task(bigint)
 TO tasklease_producer;

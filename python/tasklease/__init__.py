@@ -4,6 +4,7 @@ __version__ = "0.1.0"
 
 from .client import (  # noqa: E402
     Client,
+    Enqueued,
     QueueCount,
     ReaperEntry,
     Snapshot,
@@ -27,6 +28,7 @@ from .worker import Task, Worker  # noqa: E402
 __all__ = [
     "Client",
     "CronUnavailable",
+    "Enqueued",
     "InvalidInput",
     "InvalidWorkerConfig",
     "MigrationError",

@@ -142,7 +142,26 @@ def _run_after(value: Optional[str]) -> dict[str, Any]:
         return {"run_after": value}
 
 
+def _enqueue_unique(args: argparse.Namespace) -> int:
+    """--dedupe-key: one payload; its id, and a note on stderr when a task held the key."""
+    if args.payload == "-":
+        raise UsageError("--dedupe-key takes one PAYLOAD_JSON, not '-'")
+    with Client(args.dsn, app="enqueue") as client:
+        result = client.enqueue_unique(
+            _parse_payload(args.payload, "PAYLOAD_JSON"), args.dedupe_key, args.queue,
+            dedupe_for=args.dedupe_for, priority=args.priority,
+            max_attempts=args.max_attempts, **_run_after(args.run_after),
+        )
+    print(result.id)
+    if not result.created:
+        print(f"tasklease: task {result.id} holds dedupe key {args.dedupe_key!r}: "
+              "nothing added", file=sys.stderr)
+    return EXIT_OK
+
+
 def _cmd_enqueue(args: argparse.Namespace) -> int:
+    if args.dedupe_key is not None:
+        return _enqueue_unique(args)
     if args.payload == "-":
         payloads: Iterator[Any] = _stdin_payloads()
     else:
@@ -169,6 +188,9 @@ def _status_data(snap: Snapshot) -> dict:
     """The snapshot as the rows `status` prints (and --json emits), under its column names."""
     return {
         "tasks": [{"queue": c.queue, "status": c.status, "tasks": c.tasks} for c in snap.counts],
+        "queues": [{"queue": q.queue, "state": q.state, "max_running": q.max_running,
+                    "queued": q.queued, "runnable": q.runnable, "running": q.running}
+                   for q in snap.queues],
         "workers": [{"worker": w.owner_id, "state": w.state, "tasks_held": w.tasks_held,
                      "since_heartbeat_s": w.seconds_since_heartbeat, "host": w.host,
                      "pid": w.pid} for w in snap.workers],
@@ -184,6 +206,8 @@ def _status_data(snap: Snapshot) -> dict:
 
 _STATUS_SECTIONS = {
     "tasks": ("tasks per queue and status", ("queue", "status", "tasks")),
+    "queues": ("queues (paused: hands out nothing; at_limit: max_running tasks running)",
+               ("queue", "state", "max_running", "queued", "runnable", "running")),
     "workers": ("workers", ("worker", "state", "tasks_held", "since_heartbeat_s", "host", "pid")),
     "stale_tasks": ("stale tasks (what the reaper would do now)",
                     ("task", "action", "reason", "owner", "attempts", "requeue_count", "queue")),
@@ -334,7 +358,8 @@ def _parser_migrate(sub: Any) -> None:
     _add_dsn(p)
     p.add_argument("--no-schedule", action="store_true", help="do not schedule the reaper")
     p.add_argument("--force-sql", action="store_true", help="re-apply sql/ even if unchanged")
-    p.add_argument("--target", type=int, help="stop after this migration version")
+    p.add_argument("--target", type=int,
+                   help="stop after this migration version (sql/ is applied only with the newest)")
     p.add_argument("--lock-timeout-ms", type=int, default=5000,
                    help="lock_timeout of each step; retried with backoff (default 5000)")
     p.add_argument("--migrations-dir", type=Path, help=argparse.SUPPRESS)
@@ -352,6 +377,12 @@ def _parser_enqueue(sub: Any) -> None:
                    help="seconds from now, or a timestamp (e.g. 2030-01-01T00:00:00Z)")
     p.add_argument("--priority", type=int, default=0, help="lower runs first")
     p.add_argument("--max-attempts", type=_positive_int)
+    p.add_argument("--dedupe-key", metavar="KEY",
+                   help="add nothing while a queued or running task of the queue holds KEY "
+                        "(its id is printed instead)")
+    p.add_argument("--dedupe-for", type=float, metavar="S",
+                   help="with --dedupe-key: a task that finished less than S seconds ago "
+                        "holds its key too")
     p.set_defaults(func=_cmd_enqueue)
 
 
@@ -426,6 +457,9 @@ def build_parser() -> argparse.ArgumentParser:
     for add in (_parser_migrate, _parser_enqueue, _parser_status, _parser_reap,
                 _parser_cleanup, _parser_schedule, _parser_worker, _parser_ui):
         add(sub)
+    from . import periodic_cli  # its own module; imports this one's helpers
+
+    periodic_cli.add_parser(sub)
     return parser
 
 

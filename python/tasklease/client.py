@@ -2,6 +2,10 @@
 
     with tasklease.Client(dsn) as client:
         task_id = client.enqueue({"to": "a@example.org"}, queue="mail")
+        # At most one queued or running task per key: the second call returns the first task.
+        first = client.enqueue_unique({"invoice": 42}, "invoice:42", queue="billing")
+        again = client.enqueue_unique({"invoice": 42}, "invoice:42", queue="billing")
+        assert again.id == first.id and first.created and not again.created
         print(client.get(task_id).status)
 
 No I/O happens in the constructor: the connection opens on first use (or on
@@ -45,6 +49,26 @@ class TaskInfo:
     created_at: dt.datetime
     updated_at: dt.datetime
     finished_at: Optional[dt.datetime]
+    dedupe_key: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """One enqueued payload: the task's id, and whether this call added it (False: a task
+    holding its de-duplication key was there already, and that task's id is returned)."""
+
+    id: int
+    created: bool
+
+
+#: A de-duplication window: a timedelta, or a number of seconds.
+Window = Union[dt.timedelta, float, None]
+
+
+def _window(value: Window) -> Optional[dt.timedelta]:
+    if value is None or isinstance(value, dt.timedelta):
+        return value
+    return dt.timedelta(seconds=value)
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,18 @@ class ReaperEntry:
 
 
 @dataclass(frozen=True)
+class QueueState:
+    """One row of tasklease.queues: a queue's limit, pause and live counts."""
+
+    queue: str
+    state: str
+    max_running: Optional[int]
+    queued: int
+    runnable: int
+    running: int
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything `tasklease status` shows, read at one moment (one statement each)."""
 
@@ -99,6 +135,7 @@ class Snapshot:
     workers: list[WorkerInfo]
     stale: list[StaleTask]
     reaper_log: list[ReaperEntry]
+    queues: list[QueueState] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -167,16 +204,42 @@ class Client:
         delay_s: Optional[float] = None,
         priority: int = 0,
         max_attempts: Optional[int] = None,
+        dedupe_key: Optional[str] = None,
+        dedupe_for: Window = None,
     ) -> int:
         """Add one task; returns its id.  It runs from run_after, or delay_s seconds from
-        now on the database's clock (never this machine's), or now."""
+        now on the database's clock (never this machine's), or now.  With dedupe_key: the
+        id of the queued or running task of this queue holding that key (or one finished
+        within dedupe_for), if any, instead of adding another; enqueue_unique also says
+        which it was."""
         with translate_errors():
             row = self.conn.execute(
-                f"SELECT tasklease.enqueue(%s, %s, {_RUN_AFTER_SQL}, %s, %s)",
-                (Jsonb(payload), queue, *_run_after(run_after, delay_s), priority, max_attempts),
+                f"SELECT tasklease.enqueue(%s, %s, {_RUN_AFTER_SQL}, %s, %s, %s, %s)",
+                (Jsonb(payload), queue, *_run_after(run_after, delay_s), priority, max_attempts,
+                 dedupe_key, _window(dedupe_for)),
             ).fetchone()
         assert row is not None
         return row[0]
+
+    def enqueue_unique(
+        self,
+        payload: Any,
+        dedupe_key: str,
+        queue: str = "default",
+        *,
+        dedupe_for: Window = None,
+        run_after: RunAfter = None,
+        delay_s: Optional[float] = None,
+        priority: int = 0,
+        max_attempts: Optional[int] = None,
+    ) -> Enqueued:
+        """Add one task unless a task of this queue holds dedupe_key: queued or running, or
+        finished less than dedupe_for ago.  Enqueued(id, created) says which happened."""
+        (result,) = self.enqueue_tasks(
+            [payload], queue, run_after=run_after, delay_s=delay_s, priority=priority,
+            max_attempts=max_attempts, dedupe_keys=[dedupe_key], dedupe_for=dedupe_for,
+        )
+        return result
 
     def enqueue_many(
         self,
@@ -187,19 +250,40 @@ class Client:
         delay_s: Optional[float] = None,
         priority: int = 0,
         max_attempts: Optional[int] = None,
+        dedupe_keys: Optional[Sequence[Optional[str]]] = None,
+        dedupe_for: Window = None,
     ) -> list[int]:
         """Add one task per payload with one statement; returns the ids in order.  run_after
-        and delay_s as for enqueue()."""
+        and delay_s as for enqueue(); dedupe_keys: one key (or None) per payload."""
+        return [e.id for e in self.enqueue_tasks(
+            payloads, queue, run_after=run_after, delay_s=delay_s, priority=priority,
+            max_attempts=max_attempts, dedupe_keys=dedupe_keys, dedupe_for=dedupe_for,
+        )]
+
+    def enqueue_tasks(
+        self,
+        payloads: Iterable[Any],
+        queue: str = "default",
+        *,
+        run_after: RunAfter = None,
+        delay_s: Optional[float] = None,
+        priority: int = 0,
+        max_attempts: Optional[int] = None,
+        dedupe_keys: Optional[Sequence[Optional[str]]] = None,
+        dedupe_for: Window = None,
+    ) -> list[Enqueued]:
+        """enqueue_many that also says, per payload, whether its task is new."""
         values: Sequence[Jsonb] = [Jsonb(p) for p in payloads]
         if not values:
             return []
         with translate_errors():
             rows = self.conn.execute(
-                f"SELECT * FROM tasklease.enqueue_many(%s::jsonb[], %s, {_RUN_AFTER_SQL}, "
-                "%s, %s)",
-                (list(values), queue, *_run_after(run_after, delay_s), priority, max_attempts),
+                "SELECT id, created FROM tasklease.enqueue_tasks(%s::jsonb[], %s, "
+                f"{_RUN_AFTER_SQL}, %s, %s, %s::text[], %s)",
+                (list(values), queue, *_run_after(run_after, delay_s), priority, max_attempts,
+                 None if dedupe_keys is None else list(dedupe_keys), _window(dedupe_for)),
             ).fetchall()
-        return [r[0] for r in rows]
+        return [Enqueued(r[0], r[1]) for r in rows]
 
     def get(self, task_id: int) -> Optional[TaskInfo]:
         """The task, or None when no task has this id."""
@@ -207,7 +291,7 @@ class Client:
             row = cur.execute("SELECT * FROM tasklease.get_task(%s)", (task_id,)).fetchone()
         if row is None:
             return None
-        values = {k: row[k] for k in _TASK_FIELDS}
+        values = {k: row[k] for k in _TASK_FIELDS if k in row}
         values["status"] = str(values["status"])
         return TaskInfo(**values)
 
@@ -234,7 +318,11 @@ class Client:
             log = [ReaperEntry(*r) for r in self.conn.execute(
                 "SELECT at, task_id, action, reason, owner_id, attempts, actor "
                 "FROM tasklease.reaper_log ORDER BY id DESC LIMIT %s", (recent,))]
-            return Snapshot(self._counts(), self._workers(), stale, log)
+            queues = [QueueState(r[0], r[1], r[2], int(r[3]), int(r[4]), int(r[5]))
+                      for r in self.conn.execute(
+                "SELECT queue, state, max_running, queued, runnable, running "
+                "FROM tasklease.queues ORDER BY queue")]
+            return Snapshot(self._counts(), self._workers(), stale, log, queues)
 
     def _counts(self) -> list[QueueCount]:
         return [QueueCount(q, str(s), int(n)) for q, s, n in self.conn.execute(

@@ -1,15 +1,12 @@
 """The migrator: versioned migrations/, then the repeatable sql/ definitions.
 
 - Each migration runs in its own transaction together with its row in
-  tasklease.schema_migrations (version, name, checksum, applied_at).  A file
-  with the line ``-- tasklease: no-transaction`` (CREATE INDEX CONCURRENTLY
-  cannot run in a transaction) runs statement by statement in autocommit
-  instead, the whole file again on a lock timeout, and its row is recorded
-  last: each of its statements must be safe to run again (DROP INDEX
-  CONCURRENTLY IF EXISTS before CREATE INDEX CONCURRENTLY: an interrupted
-  build leaves an invalid index behind).
+  tasklease.schema_migrations (version, name, checksum, applied_at).
 - The whole run holds a session advisory lock, so concurrent migrators queue
-  up and the later ones find nothing left to do.
+  up (polling for it, see _advisory_lock) and the later ones find nothing
+  left to do.
+- ``target`` stops after that migration; when that is before the newest one,
+  sql/ is not applied: it is written for the newest schema.
 - A migration whose file changed after it was applied is an error: migrations
   are never edited once landed.
 - sql/ (functions, views, settings defaults, grants) is re-applied in one
@@ -24,6 +21,18 @@
 - Safe on a live database: every transaction runs with a bounded lock_timeout
   and is retried with backoff when it hits it, so a migration that needs a
   lock held by a long transaction never queues the workers behind it.
+- An index on a big table is built without blocking writes: a migration may
+  end with a section that starts with the line ``-- tasklease:concurrently``
+  and holds only ``CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS <name> ON
+  tasklease.<table> ...;`` statements (one per ``;`` at a line end).  They run
+  after the migration's transaction committed, one at a time outside any
+  transaction, each recorded in tasklease.schema_concurrent_indexes once
+  built.  A build that was interrupted (a lock_timeout, a crash, a failed
+  unique check) leaves an INVALID index or none: every later migrate drops
+  the invalid leftover and builds it again until it is recorded.  Inside a
+  transaction a plain CREATE INDEX holds a SHARE lock for the whole build,
+  blocking every claim, enqueue and completion: about 350 ms per partial
+  index at 1M rows on the 2-core test machine (docs/operations.md).
 - When pg_cron is installed in the database and no reaper job exists yet, the
   reaper is scheduled, so a fresh install heals itself without further steps.
   When pg_cron is preloaded for this database but not yet created, and the
@@ -51,7 +60,12 @@ from .errors import MigrationError, TaskleaseError
 # pg_advisory_lock(int, int) key: "task", "leas" in ASCII.
 LOCK_KEY = (0x7461736B, 0x6C656173)
 _MIGRATION_RE = re.compile(r"^(\d{3,})_([A-Za-z0-9_]+)\.sql$")
-_NO_TRANSACTION_RE = re.compile(r"^--\s*tasklease:\s*no-transaction\s*$", re.M)
+CONCURRENTLY_MARKER = "-- tasklease:concurrently"
+_CONCURRENT_INDEX_RE = re.compile(
+    r"^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s+"
+    r"([a-z_][a-z0-9_]*)\s+ON\s+(?:ONLY\s+)?tasklease\.[a-z_][a-z0-9_]*\s",
+    re.I | re.S,
+)
 
 _BOOTSTRAP = """
 CREATE SCHEMA IF NOT EXISTS tasklease;
@@ -65,6 +79,12 @@ CREATE TABLE IF NOT EXISTS tasklease.schema_repeatables (
     name text PRIMARY KEY,
     checksum text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE IF NOT EXISTS tasklease.schema_concurrent_indexes (
+    version int NOT NULL,
+    name text NOT NULL,
+    built_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (version, name)
 );
 """
 
@@ -83,36 +103,69 @@ class SqlFile:
 
 
 @dataclass(frozen=True)
+class ConcurrentIndex:
+    """One CREATE INDEX CONCURRENTLY statement of a migration's concurrent section."""
+
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True)
 class Migration(SqlFile):
     version: int = 0
+    transactional: str = ""  # the part before CONCURRENTLY_MARKER (all of it when absent)
+    indexes: tuple[ConcurrentIndex, ...] = ()
 
-    @property
-    def transactional(self) -> bool:
-        return not _NO_TRANSACTION_RE.search(self.text)
+    @classmethod
+    def parse(cls, f: SqlFile, version: int) -> Migration:
+        marker = re.search(rf"^{re.escape(CONCURRENTLY_MARKER)}[ \t]*$", f.text, re.M)
+        if marker is None:
+            return cls(f.name, f.path, f.text, f.checksum, version, f.text)
+        return cls(f.name, f.path, f.text, f.checksum, version, f.text[: marker.start()],
+                   _concurrent_indexes(f.name, f.text[marker.end():]))
 
-    def statements(self) -> list[str]:
-        """The statements of a no-transaction file: comments dropped, split at a ';' that
-        ends a line (such a file holds plain statements, no function bodies)."""
-        body = "\n".join(line.split("--", 1)[0] for line in self.text.splitlines())
-        return [s.strip() for s in re.split(r";[ \t]*$", body, flags=re.M) if s.strip()]
+
+def _concurrent_indexes(name: str, section: str) -> tuple[ConcurrentIndex, ...]:
+    """The statements after the marker: CREATE INDEX CONCURRENTLY IF NOT EXISTS only."""
+    code = "\n".join(line for line in section.splitlines() if not line.lstrip().startswith("--"))
+    found = []
+    for statement in re.split(r";[ \t]*$", code, flags=re.M):
+        statement = statement.strip()
+        if not statement:
+            continue
+        match = _CONCURRENT_INDEX_RE.match(statement)
+        if not match:
+            raise MigrationError(
+                f"{name}: after '{CONCURRENTLY_MARKER}' only statements "
+                "'CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS <name> ON tasklease.<table> "
+                f"...;' may follow, got: {statement.splitlines()[0][:80]}"
+            )
+        found.append(ConcurrentIndex(match.group(1).lower(), statement))
+    return tuple(found)
 
 
 @dataclass
 class MigrateReport:
     applied: list[str] = field(default_factory=list)
+    indexes: list[str] = field(default_factory=list)  # built concurrently by this run
     sql_applied: bool = False
     sql_files: int = 0
     dropped: list[str] = field(default_factory=list)
     reaper_job: int | None = None
-    cron: str = "absent"  # absent | scheduled | already scheduled | disabled | failed
+    stopped_at: int | None = None  # --target: the run stopped before the newest migration
+    cron: str = "absent"  # absent | scheduled | already scheduled | disabled | stopped | failed
     cron_created: bool = False  # migrate ran CREATE EXTENSION pg_cron
     cron_detail: str = ""  # absent: what is missing; failed: the error and its hint
 
     def lines(self) -> list[str]:
         out = [f"applied migration {name}" for name in self.applied]
+        out += [f"built index {name} concurrently" for name in self.indexes]
         if not self.applied:
             out.append("migrations: up to date")
-        if self.sql_applied:
+        if self.stopped_at is not None:
+            out.append(f"sql/: not applied: stopped at migration {self.stopped_at}, before the "
+                       "newest, which sql/ is written for")
+        elif self.sql_applied:
             out.append(f"sql/: {self.sql_files} files applied")
         else:
             out.append("sql/: unchanged")
@@ -127,6 +180,7 @@ class MigrateReport:
                 "scheduled": f"reaper: scheduled with pg_cron (job {self.reaper_job})",
                 "already scheduled": "reaper: already scheduled with pg_cron",
                 "disabled": "reaper: not scheduled (--no-schedule)",
+                "stopped": "reaper: not scheduled (stopped before the newest migration)",
                 "failed": "reaper: NOT scheduled, the schema is installed: " + self.cron_detail,
             }[self.cron]
         )
@@ -144,8 +198,7 @@ def load_migrations(directory: Path) -> list[Migration]:
             raise MigrationError(
                 f"{path.name} and {found[version].name} share version {version}"
             )
-        f = SqlFile.read(path)
-        found[version] = Migration(f.name, f.path, f.text, f.checksum, version)
+        found[version] = Migration.parse(SqlFile.read(path), version)
     return [found[v] for v in sorted(found)]
 
 
@@ -169,21 +222,28 @@ def migrate(
     """Bring the database up to date; safe to run any number of times, concurrently."""
     migrations = load_migrations(migrations_dir or _resources.migrations_dir())
     repeatables = load_sql(sql_dir or _resources.sql_dir())
-    if target is not None:
+    report = MigrateReport(sql_files=len(repeatables))
+    if target is not None and migrations and target < migrations[-1].version:
+        # sql/ is written for the newest schema: a run that stops before it leaves sql/
+        # (and the reaper's schedule, which needs it) to the run that finishes the upgrade.
+        report.stopped_at = target
         migrations = [m for m in migrations if m.version <= target]
     own = conn is None
     if own:
         conn = connect(dsn, "migrate")
     assert conn is not None
     conn.autocommit = True
-    report = MigrateReport(sql_files=len(repeatables))
+    log = log or (lambda _: None)
     try:
         with translate_errors():
-            _advisory_lock(conn)
+            _advisory_lock(conn, log)
             try:
-                tx = _Retrying(conn, lock_timeout_ms, lock_retries, log or (lambda _: None))
-                _run(conn, tx, migrations, repeatables, report, force_sql)
-                if schedule:
+                tx = _Retrying(conn, lock_timeout_ms, lock_retries, log)
+                stopped = report.stopped_at is not None
+                _run(conn, tx, migrations, None if stopped else repeatables, report, force_sql)
+                if stopped:
+                    report.cron = "stopped"
+                elif schedule:
                     _schedule(conn, report)
                 else:
                     report.cron = "disabled"
@@ -195,12 +255,17 @@ def migrate(
     return report
 
 
-def _advisory_lock(conn) -> None:
-    """The migrators' lock, waited for by polling: a session blocked inside
-    pg_advisory_lock() is a running transaction, which a CREATE INDEX
-    CONCURRENTLY of the migrator holding the lock would wait for: a deadlock."""
+def _advisory_lock(conn, log: Callable[[str], None]) -> None:
+    """Take the migrators' lock, polling: never wait for it inside a statement.
+
+    A session blocked in pg_advisory_lock() holds a snapshot, and the CREATE INDEX
+    CONCURRENTLY of the migrator holding the lock waits for every older snapshot to end:
+    the two would deadlock.
+    """
     delay = 0.05
     while not conn.execute("SELECT pg_try_advisory_lock(%s, %s)", LOCK_KEY).fetchone()[0]:
+        if delay == 0.05:
+            log("waiting for another tasklease migrate to finish")
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
 
@@ -216,31 +281,32 @@ class _Retrying:
     def __call__(self, what: str, work: Callable[[], None]) -> None:
         def in_transaction() -> None:
             with self.conn.transaction():
-                self.conn.execute(
-                    "SELECT set_config('lock_timeout', %s, true)", (f"{self.lock_timeout_ms}ms",)
-                )
+                self._set_lock_timeout(local=True)
                 work()
 
         self._retry(what, in_transaction)
 
-    def outside_transaction(self, what: str, statements: list[str]) -> None:
-        """Each statement in autocommit under the same lock_timeout; all again on a timeout."""
+    def outside(self, what: str, work: Callable[[], None]) -> None:
+        """The same bound and retries for statements that cannot run in a transaction."""
 
-        def each() -> None:
-            self.conn.execute("SELECT set_config('lock_timeout', %s, false)",
-                              (f"{self.lock_timeout_ms}ms",))
+        def in_session() -> None:
+            self._set_lock_timeout(local=False)
             try:
-                for statement in statements:
-                    self.conn.execute(statement)
+                work()
             finally:
                 self.conn.execute("RESET lock_timeout")
 
-        self._retry(what, each)
+        self._retry(what, in_session)
 
-    def _retry(self, what: str, work: Callable[[], None]) -> None:
+    def _set_lock_timeout(self, local: bool) -> None:
+        self.conn.execute(
+            "SELECT set_config('lock_timeout', %s, %s)", (f"{self.lock_timeout_ms}ms", local)
+        )
+
+    def _retry(self, what: str, attempt_once: Callable[[], None]) -> None:
         for attempt in range(1, self.retries + 2):
             try:
-                work()
+                attempt_once()
                 return
             except psycopg.errors.LockNotAvailable as exc:
                 if attempt > self.retries:
@@ -269,6 +335,9 @@ def _run(conn, tx: _Retrying, migrations, repeatables, report, force_sql) -> Non
             f"the database has migration {name}, newer than this tasklease knows; "
             "run migrate from the newer release"
         )
+    built = set(
+        conn.execute("SELECT version, name FROM tasklease.schema_concurrent_indexes").fetchall()
+    )
     for m in migrations:
         if m.version in applied:
             name, checksum = applied[m.version]
@@ -278,26 +347,27 @@ def _run(conn, tx: _Retrying, migrations, repeatables, report, force_sql) -> Non
                     f"(checksum {checksum[:12]} in the database, {m.checksum[:12]} on disk); "
                     "never edit a landed migration: add a new one"
                 )
-            continue
-        def record(m: Migration = m) -> None:
-            conn.execute(
-                "INSERT INTO tasklease.schema_migrations (version, name, checksum) "
-                "VALUES (%s, %s, %s)",
-                (m.version, m.name, m.checksum),
-            )
-
-        def apply(m: Migration = m) -> None:
-            conn.execute(m.text)
-            record(m)
-
-        if m.transactional:
-            tx(f"migration {m.name}", apply)
         else:
-            tx.outside_transaction(f"migration {m.name}", m.statements())
-            tx(f"migration {m.name}", record)
-        report.applied.append(m.name)
-        tx.log(f"applied migration {m.name}")
+            def apply(m: Migration = m) -> None:
+                conn.execute(m.transactional)
+                conn.execute(
+                    "INSERT INTO tasklease.schema_migrations (version, name, checksum) "
+                    "VALUES (%s, %s, %s)",
+                    (m.version, m.name, m.checksum),
+                )
 
+            tx(f"migration {m.name}", apply)
+            report.applied.append(m.name)
+            tx.log(f"applied migration {m.name}")
+        # Also for a migration applied by an earlier run: its builds may not have finished.
+        for index in m.indexes:
+            if (m.version, index.name) not in built:
+                _build_index(conn, tx, m, index)
+                report.indexes.append(index.name)
+                tx.log(f"built index {index.name} concurrently")
+
+    if repeatables is None:
+        return
     stored = dict(
         conn.execute("SELECT name, checksum FROM tasklease.schema_repeatables").fetchall()
     )
@@ -328,6 +398,41 @@ def _run(conn, tx: _Retrying, migrations, repeatables, report, force_sql) -> Non
         tx("sql/", apply_sql)
         report.sql_applied = True
         tx.log(f"sql/: {len(repeatables)} files applied")
+
+
+def _build_index(conn, tx: _Retrying, m: Migration, index: ConcurrentIndex) -> None:
+    """Build one index of m's concurrent section outside any transaction, and record it.
+
+    An INVALID index of that name is what an interrupted CREATE INDEX CONCURRENTLY leaves
+    behind (IF NOT EXISTS would keep it as it is): it is dropped, concurrently, first.
+    """
+
+    def build() -> None:
+        row = conn.execute(
+            """
+            SELECT i.indisvalid AND i.indisready
+            FROM pg_catalog.pg_index AS i
+            JOIN pg_catalog.pg_class AS c ON c.oid = i.indexrelid
+            WHERE c.relnamespace = 'tasklease'::regnamespace AND c.relname = %s
+            """,
+            (index.name,),
+        ).fetchone()
+        if row is not None and not row[0]:
+            tx.log(f"index {index.name}: dropping the invalid leftover of an interrupted build")
+            conn.execute(f'DROP INDEX CONCURRENTLY IF EXISTS tasklease."{index.name}"')
+        try:
+            conn.execute(index.sql)
+        except psycopg.errors.LockNotAvailable:
+            raise
+        except psycopg.Error as exc:
+            raise MigrationError(f"migration {m.name}: index {index.name}: {exc}") from exc
+        conn.execute(
+            "INSERT INTO tasklease.schema_concurrent_indexes (version, name) VALUES (%s, %s) "
+            "ON CONFLICT DO NOTHING",
+            (m.version, index.name),
+        )
+
+    tx.outside(f"migration {m.name}: index {index.name}", build)
 
 
 def _drop_undefined_functions(conn) -> list[str]:

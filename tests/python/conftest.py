@@ -26,7 +26,8 @@ import pytest
 from psycopg import sql
 
 # Tables emptied before each test that uses `dsn` (those that exist; pg_cron's are left alone).
-TRUNCATE_TABLES = ("tasks", "workers", "reaper_log")
+# queue_settings: no queue limited or paused (a trigger recounts controlled_queues).
+TRUNCATE_TABLES = ("tasks", "workers", "reaper_log", "queue_settings")
 
 
 @pytest.fixture(scope="session")

@@ -106,6 +106,17 @@ def test_console_pages_are_timed_by_the_server(quick_results):
         assert positive(m["ms"]) and len(m["runs_ms"]) == cfg.ui_repeats
 
 
+def test_flow_control_claims_and_enqueues_are_measured(quick_results):
+    cfg, results, _, _ = quick_results
+    flow = results["flow"]
+    for part, key in (("claim", "jobs_per_s"), ("enqueue", "per_s")):
+        assert flow[part], part
+        for name, by_c in flow[part].items():
+            assert set(by_c) == {str(c) for c in cfg.flow_concurrencies}, name
+            assert all(positive(m[key]) for m in by_c.values()), (name, by_c)
+    assert "Flow control" in report.render(results)
+
+
 def test_every_target_has_a_verdict_and_nothing_is_left_behind(quick_results):
     _, results, left, floor = quick_results
     assert results["targets"] and all(t["pass"] in (True, False) for t in results["targets"])

@@ -53,6 +53,21 @@ def test_enqueue_from_stdin_in_order(conn, dsn, capsys, monkeypatch):
     assert rows == [({"n": 1}, True), ({"n": 2}, True), ([3], True)]
 
 
+def test_enqueue_with_a_dedupe_key_prints_the_holder(conn, dsn, capsys):
+    code, out, err = run(capsys, "enqueue", "--dsn", dsn, "--dedupe-key", "k1", "--queue", "d",
+                         '{"x": 1}')
+    assert code == EXIT_OK and err == ""
+    first = int(out.strip())
+    code, out, err = run(capsys, "enqueue", "--dsn", dsn, "--dedupe-key", "k1", "--queue", "d",
+                         "--dedupe-for", "60", '{"x": 2}')
+    assert code == EXIT_OK and int(out.strip()) == first
+    assert f"task {first} holds dedupe key 'k1'" in err
+    rows = conn.execute("SELECT payload, dedupe_key FROM tasklease.tasks").fetchall()
+    assert rows == [({"x": 1}, "k1")]
+    code, _, err = run(capsys, "enqueue", "--dsn", dsn, "--dedupe-key", "k1", "-")
+    assert code == EXIT_USAGE and "--dedupe-key" in err
+
+
 def test_enqueue_errors_have_exit_codes(conn, dsn, capsys):
     code, _, err = run(capsys, "enqueue", "--dsn", dsn, "{not json")
     assert code == EXIT_USAGE and err.startswith("tasklease: error:")
@@ -80,6 +95,23 @@ def test_status_json_and_table(conn, dsn, capsys):
     code, out, _ = run(capsys, "status", "--dsn", dsn)
     assert code == EXIT_OK
     assert "st-worker" in out and "lease_expired" in out
+
+
+def test_status_says_which_queues_are_paused_or_at_their_limit(conn, dsn, capsys):
+    conn.execute("SELECT tasklease.enqueue_many(ARRAY['1', '2']::jsonb[], 'held')")
+    conn.execute("SELECT tasklease.set_queue('held', paused => true)")
+    conn.execute("SELECT tasklease.enqueue_many(ARRAY['1', '2']::jsonb[], 'capped')")
+    conn.execute("SELECT tasklease.set_queue('capped', max_running => 1)")
+    conn.execute("SELECT * FROM tasklease.claim_tasks('w', 5, 'capped')")
+    code, out, _ = run(capsys, "status", "--dsn", dsn, "--json")
+    assert code == EXIT_OK
+    queues = {q["queue"]: q for q in json.loads(out)["queues"]}
+    assert (queues["held"]["state"], queues["held"]["queued"]) == ("paused", 2)
+    assert (queues["capped"]["state"], queues["capped"]["max_running"],
+            queues["capped"]["running"]) == ("at_limit", 1, 1)
+    code, out, _ = run(capsys, "status", "--dsn", dsn)
+    lines = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert lines["held"][1] == "paused" and lines["capped"][1] == "at_limit"
 
 
 def test_reap_dry_run_changes_nothing_then_reaps(conn, dsn, capsys):
@@ -177,3 +209,53 @@ def test_output_into_a_closed_pipe_exits_quietly(conn, dsn):
     _, err = proc.communicate(timeout=60)
     assert b"Traceback" not in err, err.decode()
     assert proc.returncode in (0, 141)
+
+
+@pytest.fixture
+def no_periodic_tasks(conn):
+    """Remove what a test scheduled (pg_cron jobs outlive the test's truncates)."""
+    if conn.execute("SELECT to_regclass('cron.job') IS NULL").fetchone()[0]:
+        pytest.skip("pg_cron is not installed in the test database")
+    yield
+    for (name,) in conn.execute("SELECT name FROM tasklease.periodic_schedules").fetchall():
+        conn.execute("SELECT tasklease.unschedule_task(%s)", (name,))
+
+
+def test_periodic_add_list_remove(conn, dsn, capsys, no_periodic_tasks):
+    code, out, _ = run(capsys, "periodic", "add", "--dsn", dsn, "nightly", "0 3 * * *",
+                       '{"report": "daily"}', "--queue", "reports", "--priority", "2", "--json")
+    assert code == EXIT_OK
+    added = json.loads(out)
+    job = conn.execute(
+        "SELECT jobid, schedule FROM cron.job WHERE jobname = 'tasklease-periodic:nightly'"
+    ).fetchone()
+    assert (added["job"], "0 3 * * *") == job
+    assert {k: added["periodic_task"][k] for k in ("name", "queue", "payload", "priority")} == {
+        "name": "nightly", "queue": "reports", "payload": {"report": "daily"}, "priority": 2}
+    code, out, _ = run(capsys, "periodic", "add", "--dsn", dsn, "tick", "@hourly")
+    assert code == EXIT_OK and "pg_cron job" in out and "tasklease-periodic:tick" in out
+
+    code, out, _ = run(capsys, "periodic", "list", "--dsn", dsn, "--json")
+    assert code == EXIT_OK
+    assert [(t["name"], t["schedule"], t["active"]) for t in json.loads(out)] == [
+        ("nightly", "0 3 * * *", True), ("tick", "@hourly", True)]
+    code, out, _ = run(capsys, "periodic", "list", "--dsn", dsn)
+    assert out.splitlines()[0].split()[:3] == ["name", "schedule", "queue"]
+
+    code, out, _ = run(capsys, "periodic", "remove", "--dsn", dsn, "nightly")
+    assert (code, out.strip()) == (EXIT_OK, "periodic task nightly: removed")
+    code, out, _ = run(capsys, "periodic", "remove", "--dsn", dsn, "nightly", "--json")
+    assert json.loads(out) == {"name": "nightly", "removed": False}
+    assert conn.execute(
+        "SELECT count(*) FROM cron.job WHERE jobname = 'tasklease-periodic:nightly'"
+    ).fetchone()[0] == 0
+
+
+def test_periodic_errors_have_exit_codes(conn, dsn, capsys, no_periodic_tasks):
+    code, _, err = run(capsys, "periodic", "add", "--dsn", dsn, "n", "61 * * * *")
+    assert code == EXIT_ERROR and err.startswith("tasklease: error:") and "HINT" in err
+    code, _, err = run(capsys, "periodic", "add", "--dsn", dsn, "n", "* * * * *", "{oops")
+    assert code == EXIT_USAGE and "PAYLOAD_JSON" in err
+    code, _, err = run(capsys, "periodic", "add", "--dsn", dsn, "bad name", "* * * * *")
+    assert code == EXIT_ERROR
+    assert conn.execute("SELECT count(*) FROM tasklease.periodic_schedules").fetchone()[0] == 0

@@ -85,3 +85,40 @@ def test_run_after_a_delay_on_the_database_clock_or_a_timestamp(dsn, conn):
                         "WHERE id = %s", (dated,)).fetchone()[0]
     assert [(c.status, c.tasks) for c in snap.counts] == [("queued", 2)]
     assert snap.workers == [] and snap.stale == [] and snap.reaper_log == []
+
+
+def test_dedupe_keys_say_whether_the_task_is_new(dsn):
+    import datetime as dt
+
+    with tasklease.Client(dsn) as client:
+        first = client.enqueue_unique({"invoice": 42}, "invoice:42", queue="billing")
+        again = client.enqueue_unique({"invoice": 42}, "invoice:42", queue="billing")
+        assert first == tasklease.Enqueued(first.id, True)
+        assert again == tasklease.Enqueued(first.id, False)
+        assert client.enqueue({"x": 1}, "billing", dedupe_key="invoice:42") == first.id
+        assert client.get(first.id).dedupe_key == "invoice:42"
+        ids = client.enqueue_many([{}, {}, {}], "billing",
+                                  dedupe_keys=["invoice:42", None, "invoice:43"])
+        assert ids[0] == first.id and len(set(ids)) == 3
+        results = client.enqueue_tasks([{}, {}], "billing", dedupe_keys=["invoice:43", "new"])
+        assert [r.created for r in results] == [False, True]
+        assert client.cancel(first.id)
+        # Cancelled: free without a window, held within one (seconds or a timedelta).
+        assert client.enqueue_unique({}, "invoice:42", "billing", dedupe_for=60).id == first.id
+        held = client.enqueue_unique({}, "invoice:42", "billing",
+                                     dedupe_for=dt.timedelta(minutes=1))
+        assert held == tasklease.Enqueued(first.id, False)
+        assert client.enqueue_unique({}, "invoice:42", "billing").created
+
+
+def test_dedupe_input_errors_are_mapped(dsn):
+    with tasklease.Client(dsn) as client:
+        with pytest.raises(tasklease.InvalidInput) as empty_key:
+            client.enqueue({}, dedupe_key="")
+        assert empty_key.value.sqlstate == "TL007"
+        with pytest.raises(tasklease.InvalidInput) as wrong_length:
+            client.enqueue_many([{}, {}], dedupe_keys=["a"])
+        assert wrong_length.value.sqlstate == "TL007"
+        with pytest.raises(tasklease.InvalidInput) as negative:
+            client.enqueue_unique({}, "k", dedupe_for=-1)
+        assert negative.value.sqlstate == "TL002"

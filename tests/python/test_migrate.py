@@ -439,37 +439,145 @@ def test_lock_wait_is_retried_until_the_lock_is_released(fresh_db):
     assert any("retrying" in line for line in lines), lines
 
 
-# ------------------------------------------------------------------ no-transaction migrations
+# ------------------------------------------------------------------ concurrent index builds
 
-
-NO_TX_NAME = "997_test_concurrently.sql"
-NO_TX_SQL = (
-    "-- tasklease: no-transaction\n"
-    "-- a comment; with a semicolon;\n"
-    "DROP INDEX CONCURRENTLY IF EXISTS tasklease.test_cic_idx;\n"
-    "CREATE INDEX CONCURRENTLY test_cic_idx ON tasklease.tasks (priority)\n"
-    "WHERE status = 'failed';\n"
+TABLE_MIGRATION = (
+    "998_test_table.sql",
+    "CREATE TABLE tasklease.test_conc (id int PRIMARY KEY, note text NOT NULL);\n"
+    "INSERT INTO tasklease.test_conc\n"
+    "SELECT g, 'n' || (g % 3) FROM generate_series(1, 1000) AS g;\n",
+)
+INDEX_MIGRATION = (
+    "999_test_indexes.sql",
+    "-- Only a concurrent section: the transactional part is this comment.\n"
+    "-- tasklease:concurrently\n"
+    "-- Comments between the statements are fine.\n"
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS test_conc_note_idx ON tasklease.test_conc (note);\n"
+    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS test_conc_id_note_idx\n"
+    "    ON tasklease.test_conc (id, note) WHERE note <> '';\n",
+)
+UNIQUE_NOTE_MIGRATION = (
+    "999_test_indexes.sql",
+    "-- tasklease:concurrently\n"
+    "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS test_conc_note_key\n"
+    "    ON tasklease.test_conc (note);\n",
 )
 
 
-def test_no_transaction_migration_builds_concurrently_and_is_recorded(fresh_db, tmp_path):
-    dsn = fresh_db()
-    migrate(dsn, schedule=False)
+def with_test_migrations(tmp_path: Path, *files: tuple[str, str]) -> Path:
     migrations = copy_migrations(tmp_path)
-    (migrations / NO_TX_NAME).write_text(NO_TX_SQL)
-    with psycopg.connect(dsn, autocommit=True) as c:  # what an interrupted build leaves
-        c.execute("CREATE INDEX test_cic_idx ON tasklease.tasks (id)")
-        c.execute("UPDATE pg_index SET indisvalid = false "
-                  "WHERE indexrelid = 'tasklease.test_cic_idx'::regclass")
+    for name, text in files:
+        (migrations / name).write_text(text)
+    return migrations
+
+
+def index_state(dsn: str, name: str) -> str:
+    """'valid', 'invalid' or 'missing'."""
+    with psycopg.connect(dsn) as c:
+        row = c.execute(
+            "SELECT i.indisvalid AND i.indisready FROM pg_index AS i "
+            "JOIN pg_class AS c ON c.oid = i.indexrelid "
+            "WHERE c.relnamespace = 'tasklease'::regnamespace AND c.relname = %s",
+            (name,),
+        ).fetchone()
+    return "missing" if row is None else "valid" if row[0] else "invalid"
+
+
+def recorded_indexes(dsn: str) -> list[tuple]:
+    with psycopg.connect(dsn) as c:
+        return c.execute(
+            "SELECT version, name FROM tasklease.schema_concurrent_indexes ORDER BY 1, 2"
+        ).fetchall()
+
+
+def test_concurrent_indexes_are_built_outside_the_transaction_and_recorded(fresh_db, tmp_path):
+    dsn = fresh_db()
+    migrations = with_test_migrations(tmp_path, TABLE_MIGRATION, INDEX_MIGRATION)
 
     report = migrate(dsn, migrations_dir=migrations, schedule=False)
 
-    assert report.applied == [NO_TX_NAME]
-    assert applied_rows(dsn)[-1][:2] == (997, NO_TX_NAME)
+    # CREATE INDEX CONCURRENTLY fails inside a transaction block: built means built outside.
+    assert report.applied[-2:] == [TABLE_MIGRATION[0], INDEX_MIGRATION[0]]
+    assert report.indexes[-2:] == ["test_conc_note_idx", "test_conc_id_note_idx"]
+    assert "built index test_conc_note_idx concurrently" in report.lines()
+    assert index_state(dsn, "test_conc_note_idx") == "valid"
+    assert index_state(dsn, "test_conc_id_note_idx") == "valid"
+    assert (999, "test_conc_id_note_idx") in recorded_indexes(dsn)
+    again = migrate(dsn, migrations_dir=migrations, schedule=False)
+    assert again.applied == [] and again.indexes == []
+
+
+def test_an_interrupted_build_is_finished_by_the_next_migrate(fresh_db, tmp_path):
+    dsn = fresh_db()
+    migrations = with_test_migrations(tmp_path, TABLE_MIGRATION, UNIQUE_NOTE_MIGRATION)
+
+    with pytest.raises(MigrationError, match="test_conc_note_key"):
+        migrate(dsn, migrations_dir=migrations, schedule=False)
+
+    # The transaction committed and is recorded; the failed build left an INVALID index.
+    assert [r[0] for r in applied_rows(dsn)][-2:] == [998, 999]
+    assert index_state(dsn, "test_conc_note_key") == "invalid"
+    assert (999, "test_conc_note_key") not in recorded_indexes(dsn)
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute("DELETE FROM tasklease.test_conc WHERE id > 3")  # notes n1, n2, n0: unique
+
+    report = migrate(dsn, migrations_dir=migrations, schedule=False)
+
+    assert report.applied == [] and report.indexes == ["test_conc_note_key"]
+    assert index_state(dsn, "test_conc_note_key") == "valid"
+    assert (999, "test_conc_note_key") in recorded_indexes(dsn)
+
+
+def test_a_build_waits_for_writers_within_lock_timeout_then_a_later_run_builds_it(
+    fresh_db, tmp_path
+):
+    dsn = fresh_db()
+    migrations = with_test_migrations(tmp_path, TABLE_MIGRATION, INDEX_MIGRATION)
+    migrate(dsn, migrations_dir=migrations, target=998, schedule=False)
+    with psycopg.connect(dsn) as writer:  # an open transaction that wrote to the table
+        writer.execute("UPDATE tasklease.test_conc SET note = note WHERE id = 1")
+        with pytest.raises(MigrationError, match="lock"):
+            migrate(dsn, migrations_dir=migrations, schedule=False, lock_timeout_ms=100,
+                    lock_retries=1)
+        # Writes were never blocked by the waiting build.
+        with psycopg.connect(dsn, autocommit=True) as other:
+            other.execute("SET lock_timeout = '2s'")
+            other.execute("UPDATE tasklease.test_conc SET note = note WHERE id = 2")
+        writer.rollback()
+    assert index_state(dsn, "test_conc_note_idx") in ("invalid", "missing")
+
+    report = migrate(dsn, migrations_dir=migrations, schedule=False)
+
+    assert report.applied == []
+    assert report.indexes == ["test_conc_note_idx", "test_conc_id_note_idx"]
+    assert index_state(dsn, "test_conc_note_idx") == "valid"
+
+
+@pytest.mark.parametrize("statement", [
+    "CREATE INDEX test_x_idx ON tasklease.test_conc (note);",
+    "CREATE INDEX CONCURRENTLY test_x_idx ON tasklease.test_conc (note);",
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS test_x_idx ON public.other (note);",
+    "DROP TABLE tasklease.test_conc;",
+])
+def test_only_concurrent_index_builds_may_follow_the_marker(tmp_path, statement):
+    migrations = with_test_migrations(
+        tmp_path, ("999_test_bad.sql", f"SELECT 1;\n-- tasklease:concurrently\n{statement}\n")
+    )
+    with pytest.raises(MigrationError, match="999_test_bad.sql"):
+        load_migrations(migrations)
+
+
+def test_a_run_stopped_before_the_newest_migration_leaves_sql_alone(fresh_db):
+    dsn = fresh_db()
+    first = repo_versions()[0]
+
+    report = migrate(dsn, target=first)
+
+    assert report.applied and not report.sql_applied and report.stopped_at == first
+    assert any(line.startswith("sql/: not applied") for line in report.lines())
     with psycopg.connect(dsn) as c:
-        valid, definition = c.execute(
-            "SELECT i.indisvalid, pg_get_indexdef(i.indexrelid) FROM pg_index AS i "
-            "WHERE i.indexrelid = 'tasklease.test_cic_idx'::regclass"
-        ).fetchone()
-    assert valid and "(priority)" in definition
-    assert migrate(dsn, migrations_dir=migrations, schedule=False).applied == []
+        functions = c.execute(
+            "SELECT count(*) FROM pg_proc WHERE pronamespace = 'tasklease'::regnamespace"
+        ).fetchone()[0]
+    assert functions == 0, "sql/ is written for the newest schema, not this one"
+    assert migrate(dsn).sql_applied

@@ -1,7 +1,7 @@
 -- Bad input to enqueue is refused with the project's SQLSTATEs and adds nothing.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(12);
+SELECT plan(16);
 
 SELECT throws_ok($$SELECT tasklease.enqueue(NULL)$$, 'TL004', NULL,
     'a NULL payload is TL004');
@@ -27,9 +27,18 @@ SELECT throws_ok($$SELECT tasklease.enqueue('{}', 'q', now(), 0, 0)$$, 'TL007', 
     'max_attempts 0 is TL007');
 SELECT throws_ok($$SELECT tasklease.enqueue('{}', 'q', now(), 0, -1)$$, 'TL007', NULL,
     'a negative max_attempts is TL007');
+SELECT throws_ok($$SELECT tasklease.enqueue('{}', 'q', dedupe_key => '')$$, 'TL007', NULL,
+    'an empty dedupe_key is TL007');
+SELECT throws_ok($$SELECT tasklease.enqueue('{}', 'q', dedupe_key => repeat('k', 256))$$,
+    'TL007', NULL, 'a dedupe_key of 256 characters is TL007');
+SELECT throws_ok(
+    $$SELECT tasklease.enqueue('{}', 'q', dedupe_key => 'k', dedupe_for => '-1 second')$$,
+    'TL002', NULL, 'a negative dedupe_for is TL002');
+SELECT lives_ok($$SELECT tasklease.enqueue('{}', 'q', dedupe_key => repeat('k', 255))$$,
+    'a dedupe_key of 255 characters is accepted');
 
-SELECT is((SELECT count(*)::int FROM tasklease.tasks), 1,
-    'only the valid call added a task');
+SELECT is((SELECT count(*)::int FROM tasklease.tasks), 2,
+    'only the valid calls added a task');
 
 SELECT * FROM finish();
 ROLLBACK;

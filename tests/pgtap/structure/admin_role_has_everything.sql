@@ -2,7 +2,7 @@
 -- the tables, and both other roles.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(16);
+SELECT plan(22);
 
 SELECT schema_privs_are('tasklease', 'tasklease_admin', ARRAY['USAGE'],
     'tasklease_admin may use the schema');
@@ -34,6 +34,18 @@ SELECT table_privs_are('tasklease', 'settings', 'tasklease_admin', ARRAY['DELETE
     'tasklease_admin may read and write table settings');
 SELECT table_privs_are('tasklease', 'reaper_log', 'tasklease_admin', ARRAY['DELETE', 'INSERT', 'SELECT', 'UPDATE'],
     'tasklease_admin may read and write table reaper_log');
+SELECT function_privs_are('tasklease', 'set_queue', ARRAY['text', 'integer', 'boolean']::name[], 'tasklease_admin', ARRAY['EXECUTE'],
+    'tasklease_admin may call set_queue');
+SELECT function_privs_are('tasklease', 'schedule_task', ARRAY['text', 'text', 'jsonb', 'text', 'integer', 'integer']::name[], 'tasklease_admin', ARRAY['EXECUTE'],
+    'tasklease_admin may call schedule_task');
+SELECT function_privs_are('tasklease', 'unschedule_task', ARRAY['text']::name[], 'tasklease_admin', ARRAY['EXECUTE'],
+    'tasklease_admin may call unschedule_task');
+SELECT function_privs_are('tasklease', 'enqueue_periodic', ARRAY['text', 'timestamp with time zone']::name[], 'tasklease_admin', ARRAY['EXECUTE'],
+    'tasklease_admin may call enqueue_periodic (the role the periodic jobs run as needs it)');
+SELECT table_privs_are('tasklease', 'queue_settings', 'tasklease_admin', ARRAY['DELETE', 'INSERT', 'SELECT', 'UPDATE'],
+    'tasklease_admin may read and write table queue_settings');
+SELECT table_privs_are('tasklease', 'periodic_schedules', 'tasklease_admin', ARRAY['DELETE', 'INSERT', 'SELECT', 'UPDATE'],
+    'tasklease_admin may read and write table periodic_schedules');
 SELECT is_member_of('tasklease_worker', ARRAY['tasklease_admin'],
     'tasklease_admin holds tasklease_worker');
 SELECT is_member_of('tasklease_producer', ARRAY['tasklease_admin'],

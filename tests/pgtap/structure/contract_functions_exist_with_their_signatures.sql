@@ -3,17 +3,42 @@
 -- table privileges of their own).
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(94);
+SELECT plan(109);
 
-SELECT has_function('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer'], 'enqueue(jsonb, text, timestamp with time zone, integer, integer) exists');
-SELECT function_returns('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer'], 'bigint',
+SELECT has_function('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer', 'text', 'interval'], 'enqueue(jsonb, text, timestamp with time zone, integer, integer, text, interval) exists');
+SELECT function_returns('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer', 'text', 'interval'], 'bigint',
     'enqueue returns bigint');
-SELECT is_definer('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer'], 'enqueue is SECURITY DEFINER');
+SELECT is_definer('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer', 'text', 'interval'], 'enqueue is SECURITY DEFINER');
 
-SELECT has_function('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer'], 'enqueue_many(jsonb[], text, timestamp with time zone, integer, integer) exists');
-SELECT function_returns('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer'], 'setof bigint',
+SELECT has_function('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer', 'text[]', 'interval'], 'enqueue_many(jsonb[], text, timestamp with time zone, integer, integer, text[], interval) exists');
+SELECT function_returns('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer', 'text[]', 'interval'], 'setof bigint',
     'enqueue_many returns setof bigint');
-SELECT is_definer('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer'], 'enqueue_many is SECURITY DEFINER');
+SELECT is_definer('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer', 'text[]', 'interval'], 'enqueue_many is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'enqueue_tasks', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer', 'text[]', 'interval'], 'enqueue_tasks(jsonb[], text, timestamp with time zone, integer, integer, text[], interval) exists');
+SELECT function_returns('tasklease', 'enqueue_tasks', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer', 'text[]', 'interval'], 'setof tasklease.enqueued',
+    'enqueue_tasks returns setof tasklease.enqueued');
+SELECT is_definer('tasklease', 'enqueue_tasks', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer', 'text[]', 'interval'], 'enqueue_tasks is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'set_queue', ARRAY['text', 'integer', 'boolean'], 'set_queue(text, integer, boolean) exists');
+SELECT function_returns('tasklease', 'set_queue', ARRAY['text', 'integer', 'boolean'], 'tasklease.queue_settings',
+    'set_queue returns tasklease.queue_settings');
+SELECT is_definer('tasklease', 'set_queue', ARRAY['text', 'integer', 'boolean'], 'set_queue is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'schedule_task', ARRAY['text', 'text', 'jsonb', 'text', 'integer', 'integer'], 'schedule_task(text, text, jsonb, text, integer, integer) exists');
+SELECT function_returns('tasklease', 'schedule_task', ARRAY['text', 'text', 'jsonb', 'text', 'integer', 'integer'], 'bigint',
+    'schedule_task returns bigint');
+SELECT is_definer('tasklease', 'schedule_task', ARRAY['text', 'text', 'jsonb', 'text', 'integer', 'integer'], 'schedule_task is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'unschedule_task', ARRAY['text'], 'unschedule_task(text) exists');
+SELECT function_returns('tasklease', 'unschedule_task', ARRAY['text'], 'boolean',
+    'unschedule_task returns boolean');
+SELECT is_definer('tasklease', 'unschedule_task', ARRAY['text'], 'unschedule_task is SECURITY DEFINER');
+
+SELECT has_function('tasklease', 'enqueue_periodic', ARRAY['text', 'timestamp with time zone'], 'enqueue_periodic(text, timestamp with time zone) exists');
+SELECT function_returns('tasklease', 'enqueue_periodic', ARRAY['text', 'timestamp with time zone'], 'bigint',
+    'enqueue_periodic returns bigint');
+SELECT is_definer('tasklease', 'enqueue_periodic', ARRAY['text', 'timestamp with time zone'], 'enqueue_periodic is SECURITY DEFINER');
 
 SELECT has_function('tasklease', 'claim_task', ARRAY['text', 'text', 'integer'], 'claim_task(text, text, integer) exists');
 SELECT function_returns('tasklease', 'claim_task', ARRAY['text', 'text', 'integer'], 'setof tasklease.claimed_task',

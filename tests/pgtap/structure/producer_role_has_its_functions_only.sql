@@ -2,7 +2,7 @@
 -- status views and the console's reads; nothing else, no direct table access.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(39);
+SELECT plan(48);
 
 SELECT schema_privs_are('tasklease', 'tasklease_producer', ARRAY['USAGE'],
     'tasklease_producer may use the schema, not create in it');
@@ -10,12 +10,12 @@ SELECT set_eq(
     $$SELECT p.oid::regprocedure FROM pg_proc AS p
       WHERE p.pronamespace = 'tasklease'::regnamespace
         AND has_function_privilege('tasklease_producer', p.oid, 'EXECUTE')$$,
-    $$VALUES ('tasklease.enqueue(jsonb, text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.enqueue_many(jsonb[], text, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease.cancel_task(bigint)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure), ('tasklease.console_tasks(text, tasklease.task_status, bigint, integer)'::regprocedure), ('tasklease.console_queues(integer)'::regprocedure), ('tasklease.console_throughput(integer)'::regprocedure), ('tasklease.console_decisions(bigint, text, text, bigint, integer)'::regprocedure), ('tasklease.console_decision_counts(integer)'::regprocedure)$$,
-    'tasklease_producer can execute enqueue, enqueue_many, cancel_task, get_task (and view helpers) only'
+    $$VALUES ('tasklease.cancel_task(bigint)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure), ('tasklease.console_tasks(text, tasklease.task_status, bigint, integer)'::regprocedure), ('tasklease.console_queues(integer)'::regprocedure), ('tasklease.console_throughput(integer)'::regprocedure), ('tasklease.console_decisions(bigint, text, text, bigint, integer)'::regprocedure), ('tasklease.console_decision_counts(integer)'::regprocedure), ('tasklease.enqueue(jsonb, text, timestamp with time zone, integer, integer, text, interval)'::regprocedure), ('tasklease.enqueue_many(jsonb[], text, timestamp with time zone, integer, integer, text[], interval)'::regprocedure), ('tasklease.enqueue_tasks(jsonb[], text, timestamp with time zone, integer, integer, text[], interval)'::regprocedure), ('tasklease._cron_jobs()'::regprocedure), ('tasklease._periodic_job(text)'::regprocedure)$$,
+    'tasklease_producer can execute enqueue, enqueue_many, enqueue_tasks, cancel_task, get_task (and view helpers) only'
 );
-SELECT function_privs_are('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
+SELECT function_privs_are('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer', 'text', 'interval']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
     'tasklease_producer may call enqueue');
-SELECT function_privs_are('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
+SELECT function_privs_are('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer', 'text[]', 'interval']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
     'tasklease_producer may call enqueue_many');
 SELECT function_privs_are('tasklease', 'cancel_task', ARRAY['bigint']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
     'tasklease_producer may call cancel_task');
@@ -88,6 +88,24 @@ SELECT function_privs_are('tasklease', 'run_task_now', ARRAY['bigint']::name[], 
     'tasklease_producer may not call run_task_now (the console''s actions are the admin''s)');
 SELECT function_privs_are('tasklease', 'take_back_task', ARRAY['bigint', 'bigint']::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call take_back_task (the console''s actions are the admin''s)');
+SELECT function_privs_are('tasklease', 'enqueue_tasks', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer', 'text[]', 'interval']::name[], 'tasklease_producer', ARRAY['EXECUTE'],
+    'tasklease_producer may call enqueue_tasks');
+SELECT function_privs_are('tasklease', 'set_queue', ARRAY['text', 'integer', 'boolean']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call set_queue');
+SELECT function_privs_are('tasklease', 'schedule_task', ARRAY['text', 'text', 'jsonb', 'text', 'integer', 'integer']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call schedule_task');
+SELECT function_privs_are('tasklease', 'unschedule_task', ARRAY['text']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call unschedule_task');
+SELECT function_privs_are('tasklease', 'enqueue_periodic', ARRAY['text', 'timestamp with time zone']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call enqueue_periodic');
+SELECT table_privs_are('tasklease', 'queue_settings', 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer has no privilege on table queue_settings');
+SELECT table_privs_are('tasklease', 'periodic_schedules', 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer has no privilege on table periodic_schedules');
+SELECT table_privs_are('tasklease', 'queues', 'tasklease_producer', ARRAY['SELECT'],
+    'tasklease_producer may read view queues');
+SELECT table_privs_are('tasklease', 'periodic_tasks', 'tasklease_producer', ARRAY['SELECT'],
+    'tasklease_producer may read view periodic_tasks');
 
 SELECT * FROM finish();
 ROLLBACK;

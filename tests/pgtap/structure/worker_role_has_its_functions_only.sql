@@ -2,7 +2,7 @@
 -- no direct table access, read-only status views and the console's reads.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(39);
+SELECT plan(46);
 
 SELECT schema_privs_are('tasklease', 'tasklease_worker', ARRAY['USAGE'],
     'tasklease_worker may use the schema, not create in it');
@@ -10,7 +10,8 @@ SELECT set_eq(
     $$SELECT p.oid::regprocedure FROM pg_proc AS p
       WHERE p.pronamespace = 'tasklease'::regnamespace
         AND has_function_privilege('tasklease_worker', p.oid, 'EXECUTE')$$,
-    $$VALUES ('tasklease.claim_task(text, text, integer)'::regprocedure), ('tasklease.claim_tasks(text, integer, text, integer)'::regprocedure), ('tasklease.renew_lease(bigint, text, bigint, integer)'::regprocedure), ('tasklease.renew_leases(text, bigint[], bigint[], integer)'::regprocedure), ('tasklease.heartbeat(text, jsonb)'::regprocedure), ('tasklease.register_worker(text, text, text, integer, jsonb, boolean, text)'::regprocedure), ('tasklease.worker_stopped(text, text)'::regprocedure), ('tasklease.complete_task(bigint, text, bigint, jsonb)'::regprocedure), ('tasklease.complete_tasks(text, bigint[], bigint[], jsonb[])'::regprocedure), ('tasklease.fail_task(bigint, text, bigint, text, integer)'::regprocedure), ('tasklease.release_owner(text, bigint[])'::regprocedure), ('tasklease.recover_owner(text)'::regprocedure), ('tasklease.reap_if_due(text)'::regprocedure), ('tasklease.owned_tasks(text)'::regprocedure), ('tasklease.completed_by(text, bigint[], bigint[])'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure), ('tasklease.console_tasks(text, tasklease.task_status, bigint, integer)'::regprocedure), ('tasklease.console_queues(integer)'::regprocedure), ('tasklease.console_throughput(integer)'::regprocedure), ('tasklease.console_decisions(bigint, text, text, bigint, integer)'::regprocedure), ('tasklease.console_decision_counts(integer)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure)$$,
+    $$VALUES ('tasklease.claim_task(text, text, integer)'::regprocedure), ('tasklease.claim_tasks(text, integer, text, integer)'::regprocedure), ('tasklease.renew_lease(bigint, text, bigint, integer)'::regprocedure), ('tasklease.renew_leases(text, bigint[], bigint[], integer)'::regprocedure), ('tasklease.heartbeat(text, jsonb)'::regprocedure), ('tasklease.register_worker(text, text, text, integer, jsonb, boolean, text)'::regprocedure), ('tasklease.worker_stopped(text, text)'::regprocedure), ('tasklease.complete_task(bigint, text, bigint, jsonb)'::regprocedure), ('tasklease.complete_tasks(text, bigint[], bigint[], jsonb[])'::regprocedure), ('tasklease.fail_task(bigint, text, bigint, text, integer)'::regprocedure), ('tasklease.release_owner(text, bigint[])'::regprocedure), ('tasklease.recover_owner(text)'::regprocedure), ('tasklease.reap_if_due(text)'::regprocedure), ('tasklease.owned_tasks(text)'::regprocedure), ('tasklease.completed_by(text, bigint[], bigint[])'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure), ('tasklease.console_tasks(text, tasklease.task_status, bigint, integer)'::regprocedure), ('tasklease.console_queues(integer)'::regprocedure), ('tasklease.console_throughput(integer)'::regprocedure), ('tasklease.console_decisions(bigint, text, text, bigint, integer)'::regprocedure), ('tasklease.console_decision_counts(integer)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure), ('tasklease._cron_jobs()'::regprocedure), ('tasklease._periodic_job(text)'::regprocedure)$$,
+
     'tasklease_worker can execute its functions (and the status views'' helpers) only'
 );
 SELECT function_privs_are('tasklease', 'claim_task', ARRAY['text', 'text', 'integer']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
@@ -41,9 +42,9 @@ SELECT function_privs_are('tasklease', 'owned_tasks', ARRAY['text']::name[], 'ta
     ARRAY['EXECUTE'], 'tasklease_worker may call owned_tasks (shim reconnect helper)');
 SELECT function_privs_are('tasklease', 'completed_by', ARRAY['text', 'bigint[]', 'bigint[]']::name[],
     'tasklease_worker', ARRAY['EXECUTE'], 'tasklease_worker may call completed_by (shim reconnect helper)');
-SELECT function_privs_are('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer']::name[], 'tasklease_worker', ARRAY[]::text[],
+SELECT function_privs_are('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer', 'text', 'interval']::name[], 'tasklease_worker', ARRAY[]::text[],
     'tasklease_worker may not call enqueue');
-SELECT function_privs_are('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer']::name[], 'tasklease_worker', ARRAY[]::text[],
+SELECT function_privs_are('tasklease', 'enqueue_many', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer', 'text[]', 'interval']::name[], 'tasklease_worker', ARRAY[]::text[],
     'tasklease_worker may not call enqueue_many');
 SELECT function_privs_are('tasklease', 'cancel_task', ARRAY['bigint']::name[], 'tasklease_worker', ARRAY[]::text[],
     'tasklease_worker may not call cancel_task');
@@ -88,6 +89,20 @@ SELECT function_privs_are('tasklease', 'run_task_now', ARRAY['bigint']::name[], 
     'tasklease_worker may not call run_task_now (the console''s actions are the admin''s)');
 SELECT function_privs_are('tasklease', 'take_back_task', ARRAY['bigint', 'bigint']::name[], 'tasklease_worker', ARRAY[]::text[],
     'tasklease_worker may not call take_back_task (the console''s actions are the admin''s)');
+SELECT function_privs_are('tasklease', 'enqueue_tasks', ARRAY['jsonb[]', 'text', 'timestamp with time zone', 'integer', 'integer', 'text[]', 'interval']::name[], 'tasklease_worker', ARRAY[]::text[],
+    'tasklease_worker may not call enqueue_tasks');
+SELECT function_privs_are('tasklease', 'set_queue', ARRAY['text', 'integer', 'boolean']::name[], 'tasklease_worker', ARRAY[]::text[],
+    'tasklease_worker may not call set_queue');
+SELECT function_privs_are('tasklease', 'schedule_task', ARRAY['text', 'text', 'jsonb', 'text', 'integer', 'integer']::name[], 'tasklease_worker', ARRAY[]::text[],
+    'tasklease_worker may not call schedule_task');
+SELECT function_privs_are('tasklease', 'enqueue_periodic', ARRAY['text', 'timestamp with time zone']::name[], 'tasklease_worker', ARRAY[]::text[],
+    'tasklease_worker may not call enqueue_periodic');
+SELECT table_privs_are('tasklease', 'queue_settings', 'tasklease_worker', ARRAY[]::text[],
+    'tasklease_worker has no privilege on table queue_settings');
+SELECT table_privs_are('tasklease', 'queues', 'tasklease_worker', ARRAY['SELECT'],
+    'tasklease_worker may read view queues');
+SELECT table_privs_are('tasklease', 'periodic_tasks', 'tasklease_worker', ARRAY['SELECT'],
+    'tasklease_worker may read view periodic_tasks');
 
 SELECT * FROM finish();
 ROLLBACK;
