@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
-SECTIONS = ("floor", "api", "worker", "reaper", "hot", "soak", "profile", "ui", "flow")
+SECTIONS = ("floor", "api", "worker", "peer", "enqueue", "steady", "burst", "recovery",
+            "reaper", "hot", "soak", "profile", "ui", "flow")
 
 # The full run's soak: 1,000,000 claim/complete cycles took about 4-5 minutes on the 2-core
 # machine this was written on (the limit for the full size is about ten); a slower
@@ -18,7 +19,8 @@ class Config:
     jobs: int = 20_000  # jobs per throughput measurement
     reps: int = 3  # runs per measurement; the median is reported
     concurrencies: tuple = (1, 4, 8, 16)  # client connections (one process each)
-    worker_concurrencies: tuple = (1, 4, 16)  # Python worker: processes x threads
+    worker_shapes: tuple = ((4, 1), (4, 4), (4, 8))  # worker processes x concurrency
+    peer_procs: tuple = (4,)  # PgQueuer worker processes (batch_size = batch)
     batch: int = 10  # claim size of the batched paths
     soak: int = DEFAULT_SOAK  # claim/complete cycles of the bloat soak
     soak_procs: int = 4
@@ -35,6 +37,17 @@ class Config:
     flow_jobs: int = 10_000  # jobs per claim measurement of the flow section
     flow_enqueues: int = 5_000  # tasks each producer enqueues per flow measurement
     flow_concurrencies: tuple = (1, 8)
+    enqueue_procs: int = 4  # processes of the enqueue section
+    enqueue_tasks: int = 8_000  # tasks per enqueue measurement (all processes)
+    wake_tasks: int = 10  # lone enqueues on an idle worker
+    producer_procs: int = 3  # processes sending the fixed-rate load
+    steady_rate: int = 600  # tasks/s of the steady section
+    steady_s: int = 20
+    steady_concurrency: int = 32
+    saturation_jobs: int = 20_000
+    burst_phases: tuple = ((900, 20), (1350, 40))  # (tasks/s, seconds)
+    burst_concurrency: int = 64
+    recovery_runs: int = 3  # kill -9 recoveries measured
     quick: bool = False
     only: tuple = field(default=SECTIONS)
 
@@ -46,7 +59,8 @@ QUICK = Config(
     jobs=200,
     reps=1,
     concurrencies=(1, 4),
-    worker_concurrencies=(1, 4),
+    worker_shapes=((1, 1), (2, 2)),
+    peer_procs=(2,),
     soak=3_000,
     soak_procs=2,
     soak_backlog=100,
@@ -62,6 +76,17 @@ QUICK = Config(
     flow_jobs=200,
     flow_enqueues=200,
     flow_concurrencies=(1, 2),
+    enqueue_procs=2,
+    enqueue_tasks=200,
+    wake_tasks=2,
+    producer_procs=1,
+    steady_rate=100,
+    steady_s=2,
+    steady_concurrency=4,
+    saturation_jobs=200,
+    burst_phases=((100, 1), (200, 1)),
+    burst_concurrency=4,
+    recovery_runs=1,
     quick=True,
 )
 

@@ -43,19 +43,68 @@ def _api_targets(results: dict) -> list:
     return out
 
 
-def _worker_target(results: dict) -> dict:
+def _worker_targets(results: dict) -> list:
     worker = results.get("worker", {})
     floor = results.get("throughput", {}).get("floor_single", {})
-    if not worker or not floor:
-        return _target("worker end to end at 16 >= 1.5x the single floor", None, None, "")
-    c = "16" if "16" in worker else max(worker, key=int)
-    fc = c if c in floor else max(floor, key=int)
-    r = _ratio(worker[c]["jobs_per_s"], floor[fc]["jobs_per_s"])
-    return _target(
-        f"worker end to end at {c} >= 1.5x the single floor at {fc} connections",
-        r, None if r is None else r >= 1.5,
-        f"{worker[c]['jobs_per_s']:.0f} vs {floor[fc]['jobs_per_s']:.0f} jobs/s",
-    )
+    peer = (results.get("peer") or {}).get("pgqueuer", {})
+    out = []
+    single = next((k for k in worker if k.endswith("x1")), None)
+    if single and floor:
+        procs = single.split("x")[0]
+        fc = procs if procs in floor else max(floor, key=int)
+        r = _ratio(worker[single]["jobs_per_s"], floor[fc]["jobs_per_s"])
+        out.append(_target(
+            f"worker {single} >= 1.0x the single-claim floor at {fc} connections", r,
+            None if r is None else r >= 1.0,
+            f"{worker[single]['jobs_per_s']:.0f} vs {floor[fc]['jobs_per_s']:.0f} jobs/s"))
+    top = max(worker, key=lambda k: int(k.split("x")[1]), default=None)
+    if top and peer:
+        procs = top.split("x")[0]
+        pk = procs if procs in peer else max(peer, key=int)
+        r = _ratio(worker[top]["jobs_per_s"], peer[pk]["jobs_per_s"])
+        out.append(_target(
+            f"worker {top} >= PgQueuer x{pk} (batch {peer[pk]['batch']})", r,
+            None if r is None else r >= 1.0,
+            f"{worker[top]['jobs_per_s']:.0f} vs {peer[pk]['jobs_per_s']:.0f} jobs/s"))
+    return out
+
+
+def _rate_targets(results: dict) -> list:
+    out = []
+    enq = results.get("enqueue")
+    if enq:
+        wake = enq["wake"]
+        out.append(_target(
+            "enqueue() one per call >= 0.8x a raw INSERT, idle workers still woken",
+            enq["ratio"], enq["ratio"] >= 0.8 and wake["max_ms"] < 100,
+            f"{enq['rates']['enqueue']['per_s']:.0f} vs {enq['rates']['raw_insert']['per_s']:.0f}"
+            f" tasks/s; wake-up p50 {wake['p50_ms']:.1f} ms, max {wake['max_ms']:.1f} ms"
+            f" (poll {wake['poll_interval_s']:g} s)"))
+    st = results.get("steady")
+    if st:
+        out.append(_target(
+            f"pickup p99 <= 30 ms at {st['rate']}/s (concurrency {st['concurrency']})",
+            st["pickup_p99_ms"], st["pickup_p99_ms"] <= 30,
+            f"p50 {st['pickup_p50_ms']:.1f} ms, runs {st['p99_runs']}; saturation"
+            f" {st['saturation_jobs_per_s']:.0f} jobs/s; min lease margin at renewal"
+            f" {st['min_lease_margin_s']} s of {st['lease_s']} s"))
+    burst = results.get("burst")
+    if burst:
+        last = burst["phases"][-1]
+        ok = last["pickup_p99_ms"] < 1000 and last["max_backlog"] < last["rate"]
+        out.append(_target(
+            f"no stall when load steps up to {last['rate']}/s (p99 < 1 s, backlog < 1 s of"
+            " load)", last["pickup_p99_ms"], ok,
+            f"p99 {last['pickup_p99_ms']:.0f} ms, max backlog {last['max_backlog']},"
+            f" slowest second {last['min_done_per_s']} done"))
+    rec = results.get("recovery")
+    if rec:
+        out.append(_target(
+            "recovery after kill -9 within worker_ttl_s + reap interval + backoff + 1 s",
+            rec["running_max_s"], rec["running_max_s"] <= rec["bound_s"],
+            f"median requeued {rec['requeued_s']:.1f} s, running {rec['running_s']:.1f} s,"
+            f" bound {rec['bound_s']:.1f} s ({rec['settings']})"))
+    return out
 
 
 def _reaper_targets(results: dict) -> list:
@@ -89,7 +138,8 @@ def _ui_target(results: dict) -> dict:
 
 def targets(results: dict) -> list:
     """Every target of the issue with its value and PASS (True), MISS (False) or n/a (None)."""
-    out = _api_targets(results) + [_worker_target(results)] + _reaper_targets(results)
+    out = (_api_targets(results) + _worker_targets(results) + _rate_targets(results)
+           + _reaper_targets(results))
     out.append(_ui_target(results))
     hot = results.get("hot")
     out.append(_target(
@@ -113,8 +163,8 @@ def targets(results: dict) -> list:
 
 def _throughput_lines(results: dict) -> list:
     tp = results.get("throughput", {})
-    worker = results.get("worker", {})
-    cs = sorted({int(c) for by_c in list(tp.values()) + [worker] for c in by_c})
+    worker: dict = {}
+    cs = sorted({int(c) for by_c in tp.values() for c in by_c})
     if not cs:
         return []
     lines = ["Throughput, jobs/s (median of runs; ratio to the floor of the same kind):",
@@ -134,6 +184,56 @@ def _throughput_lines(results: dict) -> list:
             cell = f"{m['jobs_per_s']:.0f}" + (f" ({r:.2f}x)" if r is not None else "")
             cells.append(f"{cell:>18}")
         lines.append(f"  {name:<14}" + "".join(cells))
+    return lines
+
+
+def _worker_lines(results: dict) -> list:
+    worker = results.get("worker", {})
+    floor = results.get("throughput", {}).get("floor_single", {})
+    peer = (results.get("peer") or {}).get("pgqueuer", {})
+    if not worker and not peer:
+        return []
+    lines = ["Worker end to end (no-op handler), jobs/s; ratio to the single-claim floor at as"
+             " many connections as processes:"]
+    rows = [(f"tasklease {k}", k.split("x")[0], m) for k, m in worker.items()]
+    rows += [(f"pgqueuer x{k} (batch {m['batch']})", k, m) for k, m in peer.items()]
+    for name, procs, m in rows:
+        f = floor.get(procs)
+        r = _ratio(m["jobs_per_s"], f["jobs_per_s"]) if f else None
+        lines.append(f"  {name:<28} {m['jobs_per_s']:9.0f}"
+                     + (f"  ({r:.2f}x floor x{procs})" if r is not None else ""))
+    return lines
+
+
+def _rate_lines(results: dict) -> list:
+    lines = []
+    enq = results.get("enqueue")
+    if enq:
+        lines.append(f"Enqueue, one task per call, {enq['procs']} processes: "
+                     + ", ".join(f"{k} {v['per_s']:.0f}/s" for k, v in enq["rates"].items())
+                     + f" (ratio {enq['ratio']:.2f}); idle worker woken in p50"
+                     f" {enq['wake']['p50_ms']:.1f} ms, max {enq['wake']['max_ms']:.1f} ms")
+    st = results.get("steady")
+    if st:
+        lines.append(f"Steady {st['rate']}/s, 1 ms handlers, concurrency {st['concurrency']}:"
+                     f" pickup p50 {st['pickup_p50_ms']:.1f} ms, p99 {st['pickup_p99_ms']:.1f} ms;"
+                     f" saturation {st['saturation_jobs_per_s']:.0f} jobs/s; smallest lease"
+                     f" margin at renewal {st['min_lease_margin_s']} s (lease {st['lease_s']} s,"
+                     f" {st['renewals']} renewals)")
+    burst = results.get("burst")
+    if burst:
+        for p in burst["phases"]:
+            lines.append(f"Burst {p['rate']}/s for {p['seconds']} s (concurrency"
+                         f" {burst['concurrency']}): pickup p50 {p['pickup_p50_ms']:.1f} ms,"
+                         f" p99 {p['pickup_p99_ms']:.1f} ms, max backlog {p['max_backlog']},"
+                         f" slowest second {p['min_done_per_s']} done")
+        lines.append(f"  autovacuum/analyze during the burst: {burst['vacuum'] or 'none'}")
+    rec = results.get("recovery")
+    if rec:
+        lines.append(f"Recovery after kill -9 ({rec['settings']}): requeued after"
+                     f" {rec['requeued_s']:.1f} s, running again after {rec['running_s']:.1f} s"
+                     f" (median; max {rec['running_max_s']:.1f} s; by"
+                     f" {', '.join(sorted({r['actor'] for r in rec['runs']}))})")
     return lines
 
 
@@ -185,7 +285,8 @@ def _flow_lines(results: dict) -> list:
 
 
 def _other_lines(results: dict) -> list:
-    lines = _profile_lines(results) + _flow_lines(results)
+    lines = (_worker_lines(results) + _rate_lines(results) + _profile_lines(results)
+             + _flow_lines(results))
     lat = results.get("latency", {})
     if lat:
         c = next(iter(lat.values()))["concurrency"]
@@ -280,8 +381,6 @@ def plot(results: dict, directory: Path) -> list:
 
     written = []
     series = dict(results.get("throughput", {}))
-    if results.get("worker"):
-        series["worker_e2e"] = results["worker"]
     if series:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for name, by_c in series.items():

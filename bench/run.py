@@ -23,12 +23,16 @@ import psycopg
 
 from bench import (
     cluster,
+    enqueue,
     flow,
     hot,
+    peer,
     profile,
     reaper,
+    recovery,
     report,
     soak,
+    steady,
     throughput,
     ui,
     worker_e2e,
@@ -74,6 +78,16 @@ def run_bench(dsn: str, cfg: Config, log: Log = _print) -> dict:
         results["latency"] = throughput.latency(results["throughput"], cfg.latency_concurrency)
     if cfg.wants("worker"):
         _section(results, "worker", log, lambda: worker_e2e.run(dsn, cfg, log))
+    if cfg.wants("peer"):
+        _section(results, "peer", log, lambda: peer.run(dsn, cfg, log))
+    if cfg.wants("enqueue"):
+        _section(results, "enqueue", log, lambda: enqueue.run(dsn, cfg, log))
+    if cfg.wants("steady"):
+        _section(results, "steady", log, lambda: steady.run_steady(dsn, cfg, log))
+    if cfg.wants("burst"):
+        _section(results, "burst", log, lambda: steady.run_burst(dsn, cfg, log))
+    if cfg.wants("recovery"):
+        _section(results, "recovery", log, lambda: recovery.run(dsn, cfg, log))
     if cfg.wants("reaper"):
         _section(results, "reaper", log, lambda: reaper.run(dsn, cfg, log))
     if cfg.wants("hot"):

@@ -1,11 +1,11 @@
 """Section 3: the Python worker end to end, with a no-op handler.
 
-Total concurrency c runs as processes x threads (1 = 1x1, else 2 processes of c/2 threads:
-2 cores here), each process a `tasklease worker bench.noop:handle` started from the command
-line with its defaults (lease, renewal and heartbeat rates, LISTEN/NOTIFY and polling).  When
-every worker has registered, `jobs` tasks are enqueued in one enqueue_many call (one NOTIFY);
-the time runs on the database clock from the commit of that call to the last finished_at.
-The workers are then stopped with SIGTERM and must exit 0.
+Each shape is processes x concurrency (4 x 1, 4 x 4, 4 x 8 by default: the issue's user who
+starts a few workers), each process a `tasklease worker bench.noop:handle` started from the
+command line with its defaults (lease, renewal and heartbeat rates, LISTEN/NOTIFY and
+polling).  When every worker has registered, `jobs` tasks are enqueued in one enqueue_many
+call (one NOTIFY); the time runs on the database clock from the commit of that call to the
+last finished_at.  The workers are then stopped with SIGTERM and must exit 0.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from .config import Config
 Log = Callable[[str], None]
 
 
-def shape(total: int) -> tuple:
-    """(processes, threads per process) for a total concurrency."""
-    procs = 1 if total == 1 else 2
-    return procs, max(1, total // procs)
+def label(shape: tuple) -> str:
+    """"4x8": processes x concurrency, the key of a shape in the results."""
+    return f"{shape[0]}x{shape[1]}"
 
 
-def _start_workers(dsn: str, names: list, threads: int) -> list:
+def start_workers(dsn: str, names: list, threads: int, handler: str = "bench.noop:handle",
+                  extra: tuple = ()) -> list:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     procs = []
@@ -42,9 +42,9 @@ def _start_workers(dsn: str, names: list, threads: int) -> list:
         # a file, not a pipe (a full pipe would block the worker); closed by run_once
         log_file = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
         p = subprocess.Popen(
-            [sys.executable, "-m", "tasklease", "worker", "bench.noop:handle",
+            [sys.executable, "-m", "tasklease", "worker", handler,
              "--dsn", dsn, "--concurrency", str(threads), "--name", name,
-             "--log-level", "warning"],
+             "--log-level", "warning", *extra],
             cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log_file,
         )
         p.log_file = log_file  # type: ignore[attr-defined]
@@ -52,14 +52,14 @@ def _start_workers(dsn: str, names: list, threads: int) -> list:
     return procs
 
 
-def _stderr(p: subprocess.Popen) -> str:
+def stderr_of(p: subprocess.Popen) -> str:
     """The last lines a worker wrote to its stderr file."""
     f = p.log_file  # type: ignore[attr-defined]
     f.seek(0)
     return f.read().strip()[-2000:]
 
 
-def _wait_registered(conn: psycopg.Connection, names: list, procs: list, timeout=60.0) -> None:
+def wait_registered(conn: psycopg.Connection, names: list, procs: list, timeout=60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         (n,) = conn.execute(
@@ -71,12 +71,12 @@ def _wait_registered(conn: psycopg.Connection, names: list, procs: list, timeout
             return
         dead = [p for p in procs if p.poll() is not None]
         if dead or time.monotonic() > deadline:
-            err = _stderr(dead[0]) if dead else "timeout"
+            err = stderr_of(dead[0]) if dead else "timeout"
             raise RuntimeError(f"workers did not start: {err}")
         time.sleep(0.1)
 
 
-def _stop_workers(procs: list, timeout: float = 60.0) -> list:
+def stop_workers(procs: list, timeout: float = 60.0) -> list:
     for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
@@ -90,7 +90,7 @@ def _stop_workers(procs: list, timeout: float = 60.0) -> list:
     return codes
 
 
-def _wait_done(conn: psycopg.Connection, jobs: int, procs: list, timeout: float) -> object:
+def wait_done(conn: psycopg.Connection, jobs: int, procs: list, timeout: float) -> object:
     deadline = time.monotonic() + timeout
     while True:
         done, last = conn.execute(
@@ -103,23 +103,23 @@ def _wait_done(conn: psycopg.Connection, jobs: int, procs: list, timeout: float)
         time.sleep(0.05)
 
 
-def run_once(dsn: str, total: int, jobs: int, tag: str) -> dict:
-    procs_n, threads = shape(total)
+def run_once(dsn: str, shape: tuple, jobs: int, tag: str) -> dict:
+    procs_n, threads = shape
     names = [f"bench-e2e-{tag}-{i}" for i in range(procs_n)]
     with psycopg.connect(dsn, autocommit=True) as conn:
         schema.empty_tasklease(conn)
-        procs = _start_workers(dsn, names, threads)
+        procs = start_workers(dsn, names, threads)
         try:
-            _wait_registered(conn, names, procs)
+            wait_registered(conn, names, procs)
             payloads = [Jsonb({"n": i}) for i in range(jobs)]
             conn.execute(
                 "SELECT count(*) FROM tasklease.enqueue_many(%s::jsonb[])", (payloads,)
             )
             (start,) = conn.execute("SELECT clock_timestamp()").fetchone()
-            last = _wait_done(conn, jobs, procs, timeout=max(120.0, jobs / 20))
+            last = wait_done(conn, jobs, procs, timeout=max(120.0, jobs / 20))
         finally:
-            codes = _stop_workers(procs)
-        errs = [_stderr(p) for p in procs]
+            codes = stop_workers(procs)
+        errs = [stderr_of(p) for p in procs]
         for p in procs:
             p.log_file.close()  # type: ignore[attr-defined]
         if any(c != 0 for c in codes):
@@ -134,16 +134,16 @@ def run_once(dsn: str, total: int, jobs: int, tag: str) -> dict:
 
 
 def run(dsn: str, cfg: Config, log: Log) -> dict:
-    """{total concurrency: {runs, jobs_per_s (median), processes, threads}}."""
-    raw: dict = {c: [] for c in cfg.worker_concurrencies}
+    """{"PxC": {runs, jobs_per_s (median), processes, threads}}."""
+    raw: dict = {label(s): [] for s in cfg.worker_shapes}
     for rep in range(cfg.reps):
-        for total in cfg.worker_concurrencies:
-            r = run_once(dsn, total, cfg.jobs, tag=f"r{rep}-c{total}")
-            raw[total].append(r)
-            log(f"  run {rep + 1}/{cfg.reps} worker x{total:<2} ({r['processes']} proc x"
+        for shape in cfg.worker_shapes:
+            r = run_once(dsn, shape, cfg.jobs, tag=f"r{rep}-{label(shape)}")
+            raw[label(shape)].append(r)
+            log(f"  run {rep + 1}/{cfg.reps} worker {label(shape):<5} ({r['processes']} proc x"
                 f" {r['threads']} threads) {r['jobs_per_s']:9.0f} jobs/s")
     return {
-        str(c): {
+        c: {
             "runs": [round(r["jobs_per_s"], 1) for r in runs],
             "jobs_per_s": drain.median([r["jobs_per_s"] for r in runs]),
             "processes": runs[0]["processes"],

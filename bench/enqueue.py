@@ -1,0 +1,119 @@
+"""Section enqueue: one task per call, tasklease.enqueue() against a raw INSERT, and whether
+an idle worker is still woken by a lone enqueue.
+
+  raw_insert   INSERT INTO tasklease.tasks (queue, payload) VALUES (...): the same table and
+               indexes without the function (checks, settings, NOTIFY)
+  enqueue      SELECT tasklease.enqueue(payload)
+Both from `enqueue_procs` processes (autocommit, one commit per task), on an emptied table,
+with a LISTEN session open on channel tasklease as a worker has.  Tasks per second; the
+ratio enqueue / raw_insert is the target.
+
+Wake-up: one idle `tasklease worker` with --poll-interval-s 5 (so polling cannot hide a lost
+wake-up); `wake_tasks` lone enqueues, 0.3 s apart, each on an empty queue; the pickup
+latency of each (enqueue commit to claim, database clock: created_at to the claim's
+last_heartbeat) must be far below the poll interval.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from typing import Callable
+
+import psycopg
+
+from . import drain, schema, worker_e2e
+from .config import Config
+
+Log = Callable[[str], None]
+
+PATHS = {
+    "raw_insert": "INSERT INTO tasklease.tasks (queue, payload) VALUES ('default', %s::jsonb)",
+    "enqueue": "SELECT tasklease.enqueue(%s::jsonb)",
+}
+WAKE_POLL_S = 5.0
+
+
+def _producer(dsn, sql, calls, tag, barrier, go, out) -> None:
+    result = {"end": None, "error": None}
+    try:
+        with psycopg.connect(dsn, autocommit=True, application_name=f"bench:{tag}") as conn:
+            barrier.wait(timeout=120)
+            go.wait(timeout=120)
+            for i in range(calls):
+                conn.execute(sql, (f'{{"n": {i}}}',))
+            result["end"] = time.perf_counter()
+    except Exception as exc:  # reported to the parent, which raises
+        result["error"] = f"{type(exc).__name__}: {exc}"
+    out.put(result)
+
+
+def rate(dsn: str, sql: str, procs: int, calls: int, tag: str) -> float:
+    """Tasks per second of procs processes each running sql `calls` times."""
+    ctx = mp.get_context("fork")
+    barrier, go, out = ctx.Barrier(procs + 1), ctx.Event(), ctx.Queue()
+    workers = [ctx.Process(target=_producer, daemon=True,
+                           args=(dsn, sql, calls, f"{tag}-{i}", barrier, go, out))
+               for i in range(procs)]
+    for w in workers:
+        w.start()
+    barrier.wait(timeout=120)
+    start = time.perf_counter()
+    go.set()
+    results = [out.get(timeout=1800) for _ in workers]
+    for w in workers:
+        w.join(timeout=60)
+    errors = [r["error"] for r in results if r["error"]]
+    if errors:
+        raise RuntimeError(f"{tag}: {errors[0]}")
+    return procs * calls / (max(r["end"] for r in results) - start)
+
+
+def wake_latency(dsn: str, tasks: int) -> dict:
+    """Pickup latency (ms, database clock) of lone enqueues on an idle worker."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        schema.empty_tasklease(conn)
+        procs = worker_e2e.start_workers(dsn, ["bench-wake"], 1,
+                                         extra=("--poll-interval-s", str(WAKE_POLL_S)))
+        try:
+            worker_e2e.wait_registered(conn, ["bench-wake"], procs)
+            time.sleep(1.0)  # the worker's first claims are done: it waits for a wake-up
+            for i in range(tasks):
+                conn.execute("SELECT tasklease.enqueue(%s::jsonb)", (f'{{"n": {i}}}',))
+                time.sleep(0.3)
+            worker_e2e.wait_done(conn, tasks, procs, timeout=60)
+            lat = [r[0] for r in conn.execute(
+                "SELECT extract(epoch FROM last_heartbeat - created_at) * 1000"
+                " FROM tasklease.tasks ORDER BY id").fetchall()]
+        finally:
+            worker_e2e.stop_workers(procs)
+        schema.empty_tasklease(conn)
+    return {"tasks": tasks, "poll_interval_s": WAKE_POLL_S,
+            "p50_ms": drain.percentile(lat, 50), "max_ms": max(lat)}
+
+
+def run(dsn: str, cfg: Config, log: Log) -> dict:
+    """{"rates": {path: {runs, per_s}}, "ratio": enqueue / raw_insert, "wake": {...}}."""
+    raw: dict = {name: [] for name in PATHS}
+    calls = max(1, cfg.enqueue_tasks // cfg.enqueue_procs)
+    with psycopg.connect(dsn, autocommit=True) as conn, \
+            psycopg.connect(dsn, autocommit=True) as listener:
+        listener.execute("LISTEN tasklease")  # a listener exists, as with running workers
+        for rep in range(cfg.reps):
+            for name, sql in PATHS.items():
+                schema.empty_tasklease(conn)
+                schema.settle(conn, "tasklease.tasks")
+                r = rate(dsn, sql, cfg.enqueue_procs, calls, f"{name}-r{rep}")
+                raw[name].append(r)
+                log(f"  run {rep + 1}/{cfg.reps} {name:<11} x{cfg.enqueue_procs}"
+                    f" {r:9.0f} tasks/s")
+                for _ in listener.notifies(timeout=0.01):
+                    pass  # drained, so the server's queue of notifications stays small
+        schema.empty_tasklease(conn)
+    rates = {name: {"runs": [round(x, 1) for x in xs], "per_s": drain.median(xs)}
+             for name, xs in raw.items()}
+    wake = wake_latency(dsn, cfg.wake_tasks)
+    log(f"  wake-up of an idle worker (poll {WAKE_POLL_S:g} s): p50 {wake['p50_ms']:.1f} ms,"
+        f" max {wake['max_ms']:.1f} ms over {wake['tasks']} lone enqueues")
+    return {"procs": cfg.enqueue_procs, "rates": rates,
+            "ratio": rates["enqueue"]["per_s"] / rates["raw_insert"]["per_s"], "wake": wake}
