@@ -43,6 +43,7 @@ BEGIN
         ('prune_budget_ms', 0, 3600000, NULL, NULL),
         ('reaper_lock_timeout_ms', 0, 2147483647, NULL, NULL),
         ('reap_interval_s', 1, 86400, NULL, NULL),
+        ('notify_window_ms', 0, 60000, NULL, NULL),
         ('controlled_queues', 0, 2147483647, NULL, NULL)
     ) AS r (name, lo, hi, le, ge)
     WHERE r.name = p_name;
@@ -157,7 +158,8 @@ INSERT INTO tasklease.settings AS s (name, value, description) VALUES
 ('prune_batch', 5000, 'Rows one prune batch deletes.'),
 ('prune_budget_ms', 5000, 'Time one prune() run may spend on further batches.'),
 ('reaper_lock_timeout_ms', 2000, 'lock_timeout of the reaper and cleanup calls.'),
-('reap_interval_s', 5, 'Live workers run the reaper (reap_if_due) at most this often, together.')
+('reap_interval_s', 5, 'Live workers run the reaper (reap_if_due) at most this often, together.'),
+('notify_window_ms', 5, 'Enqueue wakes idle workers of a queue at most once per this many ms.')
 ON CONFLICT (name) DO UPDATE SET description = excluded.description;
 
 -- Not a choice but a count kept by set_queue (sql/037_set_queue.sql): its

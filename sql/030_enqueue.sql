@@ -1,4 +1,5 @@
--- Enqueue: one task or many, each a queued row; a NOTIFY wakes idle workers.
+-- Enqueue: one task or many, each a queued row; a NOTIFY wakes idle workers,
+-- at most once per queue per notify_window_ms (_wake_workers below).
 --
 -- De-duplication keys: while a queued or running task of a queue holds a key,
 -- enqueueing with that queue and key adds nothing and returns that task's id
@@ -11,9 +12,64 @@
 -- after the task's finished_at, during which the finished task's id is
 -- returned.
 -- Locks: the inserted rows; the index entry of a key another producer is
--- inserting right now (waited for).  Time source: now().
+-- inserting right now (waited for); the queue's tasklease.queue_wakeups row
+-- when this call is the one that notifies (never waited for).
+-- Time source: now(), clock_timestamp() for the notify window.
 -- Errors: TL002 (dedupe_for), TL004 (payload), TL005 (queue), TL007
 -- (max_attempts, a key, dedupe_keys of the wrong length).
+
+-- Wake idle workers of a queue: a NOTIFY unless another enqueue of that
+-- queue notified within notify_window_ms, or is about to (it holds the
+-- queue's queue_wakeups row until its commit: SKIP LOCKED, never waited for).
+-- Why: a notifying commit holds a cluster-wide lock until its WAL is flushed,
+-- so one NOTIFY per enqueue serialised every producer on the disk (enqueue at
+-- 0.5x a plain INSERT, bench/README.md).  What it costs: a task committed
+-- just after a worker's claim that a skipped NOTIFY would have woken waits
+-- for that worker's re-check (the Python worker claims again shortly after
+-- every wake-up) or, for another client, its poll.  notify_window_ms = 0
+-- notifies on every call.  Tasks that are not runnable yet wake nobody: the
+-- workers' polling finds them when they are due.
+CREATE OR REPLACE FUNCTION tasklease._wake_workers(p_queue text, p_run_after timestamptz)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_window interval;
+BEGIN
+    IF p_run_after > now() THEN
+        RETURN;
+    END IF;
+    v_window := make_interval(secs => tasklease._setting('notify_window_ms') / 1000.0);
+    IF v_window > interval '0' THEN
+        UPDATE tasklease.queue_wakeups AS w SET notified_at = clock_timestamp()
+        WHERE w.queue = (
+            SELECT m.queue FROM tasklease.queue_wakeups AS m
+            WHERE m.queue = p_queue AND m.notified_at <= clock_timestamp() - v_window
+            FOR UPDATE SKIP LOCKED
+        );
+        IF NOT FOUND THEN
+            -- Notified lately or being notified; or the queue's first enqueue
+            -- (looked up first: ON CONFLICT would wait for a notifier's commit).
+            IF EXISTS (SELECT FROM tasklease.queue_wakeups AS m WHERE m.queue = p_queue) THEN
+                RETURN;
+            END IF;
+            INSERT INTO tasklease.queue_wakeups AS w (queue, notified_at)
+            VALUES (p_queue, clock_timestamp())
+            ON CONFLICT (queue) DO NOTHING;
+            IF NOT FOUND THEN
+                RETURN;
+            END IF;
+        END IF;
+    END IF;
+    PERFORM pg_notify('tasklease', p_queue);
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._wake_workers(text, timestamptz) IS
+'NOTIFY tasklease with the queue name, unless the tasks are not due yet or the queue was '
+'notified within notify_window_ms (or is being notified by a transaction not yet committed).';
 
 -- One keyed task: the holder's id, or a new task.  Look first (no write for
 -- a duplicate), then insert ON CONFLICT DO NOTHING: a producer that inserted
@@ -159,7 +215,7 @@ BEGIN
         FROM unnest(payloads) WITH ORDINALITY AS p (payload, ord)
         ORDER BY p.ord
         RETURNING t.id, true;
-        PERFORM tasklease._notify(v_queue);
+        PERFORM tasklease._wake_workers(v_queue, v_run_after);
         RETURN;
     END IF;
 
@@ -171,7 +227,7 @@ BEGIN
         RETURN NEXT r;
     END LOOP;
     IF v_created > 0 THEN
-        PERFORM tasklease._notify(v_queue);
+        PERFORM tasklease._wake_workers(v_queue, v_run_after);
     END IF;
 END
 $$;
@@ -181,8 +237,8 @@ COMMENT ON FUNCTION tasklease.enqueue_tasks(
 ) IS
 'Adds one task per payload, in order, and returns (id, created) for each: with dedupe_keys '
 '(one key or NULL per payload), a payload whose key a queued or running task of the queue '
-'holds (or one finished within dedupe_for) returns that task with created = false.  One '
-'NOTIFY when anything was added.';
+'holds (or one finished within dedupe_for) returns that task with created = false.  Wakes '
+'idle workers (a NOTIFY, at most one per queue per notify_window_ms) when anything was added.';
 
 CREATE OR REPLACE FUNCTION tasklease._check_dedupe(p_keys text [], p_n int, p_window interval)
 RETURNS void
@@ -240,7 +296,7 @@ $$;
 COMMENT ON FUNCTION tasklease.enqueue_many(
     jsonb [], text, timestamptz, int, int, text [], interval
 ) IS
-'Adds one task per payload, in order, with one NOTIFY; returns the ids (for a payload whose '
+'Adds one task per payload, in order, with at most one NOTIFY; returns the ids (for a payload whose '
 'dedupe key is taken, the id of the task holding it).  enqueue_tasks also says which are new.';
 
 CREATE OR REPLACE FUNCTION tasklease.enqueue(
