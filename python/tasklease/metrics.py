@@ -19,6 +19,8 @@ _COUNTERS = {
     "abandoned": "Tasks whose handler was still running when a graceful stop ended; given "
                  "back with release_owner at the cost of their crash budget.",
     "dropped_outcomes": "Outcomes the database refused even as fail_task; left to the reaper.",
+    "reaped": "Stale tasks of other (dead) workers that this worker's reap_if_due calls "
+              "requeued or failed.",
 }
 
 
@@ -33,6 +35,7 @@ class Metrics:
         self._renew_buckets = [0] * len(RENEW_BUCKETS)
         self._renew_count = 0
         self._renew_sum = 0.0
+        self._margin_min: float | None = None
 
     def inc(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -49,6 +52,17 @@ class Metrics:
             for i, bound in enumerate(RENEW_BUCKETS):
                 if seconds <= bound:
                     self._renew_buckets[i] += 1
+
+    def observe_margin(self, seconds: float) -> None:
+        """The lease time a renewal found left (its local expiry minus the send time)."""
+        with self._lock:
+            if self._margin_min is None or seconds < self._margin_min:
+                self._margin_min = seconds
+
+    @property
+    def margin_min(self) -> float | None:
+        with self._lock:
+            return self._margin_min
 
     def value(self, name: str) -> int:
         with self._lock:
@@ -76,6 +90,11 @@ class Metrics:
             out.append(f'tasklease_renew_seconds_bucket{{{label},le="+Inf"}} {self._renew_count}')
             out.append(f"tasklease_renew_seconds_sum{{{label}}} {self._renew_sum:.6f}")
             out.append(f"tasklease_renew_seconds_count{{{label}}} {self._renew_count}")
+            if self._margin_min is not None:
+                out += ["# HELP tasklease_lease_margin_min_seconds The smallest lease time left "
+                        "when a renewal was sent (local clock), since the worker started.",
+                        "# TYPE tasklease_lease_margin_min_seconds gauge",
+                        f"tasklease_lease_margin_min_seconds{{{label}}} {self._margin_min:.3f}"]
         return "\n".join(out) + "\n"
 
 

@@ -1,7 +1,8 @@
 """Claimer: takes tasks for idle slots (one claim_tasks call for all of them) on the main
-connection, and after that connection was re-opened adopts the leases this worker holds but
-does not track (a claim whose reply was lost with the connection): they are run again,
-at-least-once, rather than left to expire."""
+connection, usually in the transaction that stores the last outcomes (statement() is sent
+by the completer: Completer.exchange); and after that connection was re-opened, adopts the
+leases this worker holds but does not track (a claim whose reply was lost with the
+connection): they are run again, at-least-once, rather than left to expire."""
 
 from __future__ import annotations
 
@@ -29,8 +30,17 @@ class Claimer:
     def claim(self, n: int) -> list[Task]:
         """Up to n tasks, each with its local lease expiry counted from the send time."""
         sent = time.monotonic()
-        rows = self._link.retry(lambda c: c.execute(
-            CLAIM_SQL, (self._owner, n, self._queue, self._lease_s)).fetchall(), self._give_up)
+        rows = self._link.retry(lambda c: c.execute(*self.statement(n)).fetchall(),
+                                self._give_up)
+        return self.tasks(rows, sent)
+
+    def statement(self, n: int) -> tuple[str, tuple]:
+        """The claim of up to n tasks, as (sql, params)."""
+        return CLAIM_SQL, (self._owner, n, self._queue, self._lease_s)
+
+    def tasks(self, rows: list, sent: float) -> list[Task]:
+        """The claimed rows as Tasks whose local lease expiry counts from sent, the
+        time.monotonic() at which the claim was sent."""
         return [Task(r[0], r[1], r[2], r[3], r[4], lease_until=sent + self._lease_s)
                 for r in rows]
 

@@ -1,23 +1,31 @@
-"""Completer: stores outcomes on its own thread and connection.
+"""Completer: stores outcomes on the work connection, and claims in the same transaction.
 
-Successes go in one complete_tasks call per flush, failures one fail_task each.  Outcomes
-are isolated from each other: when the batch is refused for anything but a lost
-connection (a result over max_result_bytes, JSON the server will not take), each success
-is stored alone, and one the database refuses becomes a fail_task of its task ("result is
-not storable as jsonb: ..."), so no other task's outcome in the batch is lost.  If even
-that fail_task is refused, the outcome is logged and dropped: the lease then runs out and
-the reaper's crash budget bounds the task.  Nothing is retried for ever but a lost
-connection, and that only until the shutdown gives up.
+The slots put() outcomes from their threads; the worker's loop thread (the only one that
+touches the work connection) calls exchange(): one round trip that stores every pending
+success with complete_tasks and claims tasks for the free slots with claim_tasks, in one
+transaction (psycopg pipeline mode: one network round trip, one commit).  A finished task
+and the next one a slot gets therefore cost one commit, not two (bench/README.md).
+
+Failures are stored one fail_task each.  Outcomes are isolated from each other: when the
+transaction is refused for anything but a lost connection (a result over
+max_result_bytes, JSON the server will not take), the claim is sent alone and each
+success is stored alone, and one the database refuses becomes a fail_task of its task
+("result is not storable as jsonb: ..."), so no other task's outcome in the batch is lost.
+If even that fail_task is refused, the outcome is logged and dropped: the lease then runs
+out and the reaper's crash budget bounds the task.  Nothing is retried for ever but a
+lost connection, and that only until the shutdown gives up.
 """
 
 from __future__ import annotations
 
 import queue
-import threading
 from collections.abc import Callable
+from typing import Optional
+
+import psycopg
 
 from ..metrics import Metrics
-from .events import kv, log, one_line
+from .events import info, kv, log, one_line
 from .inflight import InFlight
 from .link import Link
 from .outcomes import Outcome, refused, storable_text
@@ -25,6 +33,9 @@ from .outcomes import Outcome, refused, storable_text
 COMPLETE_SQL = "SELECT * FROM tasklease.complete_tasks(%s, %s, %s, %s::text[]::jsonb[])"
 COMPLETED_BY_SQL = "SELECT * FROM tasklease.completed_by(%s, %s, %s)"
 FAIL_SQL = "SELECT tasklease.fail_task(%s, %s, %s, %s)"
+
+# A claim to send with the completions: (sql, params) -> the rows it returned.
+Claim = tuple[str, tuple]
 
 
 class Completer:
@@ -35,53 +46,43 @@ class Completer:
         self._inflight = inflight
         self._metrics = metrics
         self._give_up = give_up
-        self._stored = stored  # called after each flush (wakes the claim loop)
-        self._pending: queue.Queue[Outcome] = queue.Queue()
-        self._ready = threading.Event()
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="tasklease-completer",
-                                        daemon=True)
+        self._stored = stored  # called when an outcome arrives (wakes the worker's loop)
+        self._pending: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
 
-    # -------------------------------------------------------------- lifecycle
-    def start(self) -> None:
-        self._thread.start()
-
+    # ------------------------------------------------------------ any thread
     def put(self, outcome: Outcome) -> None:
         """Called by the slots: store this outcome soon."""
         self._pending.put(outcome)
-        self._ready.set()
+        self._stored()
 
-    def stop(self) -> None:
-        """Store what is pending, then end (bounded by give_up)."""
-        self._stopping.set()
-        self._ready.set()
-        self._thread.join()
-        self._link.close()
+    def pending(self) -> bool:
+        return not self._pending.empty()
 
-    def _loop(self) -> None:
-        while True:
-            self._ready.wait()
-            self._ready.clear()
-            try:
-                self.flush()
-            except BaseException as exc:  # noqa: BLE001 - the completer outlives a bug
-                log.error(kv("completer_error", worker=self._owner, error=one_line(exc)))
-            if self._stopping.is_set() and self._pending.empty():
-                return
-
-    # ------------------------------------------------------------------ flush
+    # ------------------------------------------------- the worker's loop thread
     def flush(self) -> None:
+        """Store every pending outcome (no claim)."""
+        self.exchange(None)
+
+    def exchange(self, claim: Optional[Claim]) -> list[tuple]:
+        """Store the pending outcomes and run claim (if any) in the same transaction; the
+        claimed rows.  Raises only for a lost connection given up on (claim not sent)."""
         batch = self._drain()
-        if not batch:
-            return
+        if not batch and claim is None:
+            return []
         try:
-            self._store(batch)
+            return self._store(batch, claim)
         except Exception as exc:  # noqa: BLE001 - only a connection given up on gets here
-            log.error(kv("outcomes_unstored", worker=self._owner, tasks=len(batch),
-                         error=one_line(exc)))
+            if batch:
+                log.error(kv("outcomes_unstored", worker=self._owner, tasks=len(batch),
+                             error=one_line(exc)))
+            if claim is not None:
+                raise
+            return []
         finally:
             self._inflight.forget(o.task for o in batch)
-            self._stored()
+
+    def close(self) -> None:
+        self._link.close()
 
     def _drain(self) -> list[Outcome]:
         out: list[Outcome] = []
@@ -91,7 +92,7 @@ class Completer:
             except queue.Empty:
                 return out
 
-    def _store(self, batch: list[Outcome]) -> None:
+    def _store(self, batch: list[Outcome], claim: Optional[Claim]) -> list[tuple]:
         live = []
         for o in batch:
             if o.task.gone:  # a renewal found the lease gone: the database would refuse it
@@ -99,52 +100,83 @@ class Completer:
                             token=o.task.lease_token, reason="lease_lost"))
             else:
                 live.append(o)
+        done = [o for o in live if o.ok]
         failures = [o for o in live if not o.ok]
-        failures += self._complete([o for o in live if o.ok])
+        try:
+            accepted, rows = self._together(done, claim)
+            self._report(done, accepted)
+        except Exception as exc:
+            if self._link.is_connection_error(exc) or not done:
+                raise
+            # Something in the batch poisoned the transaction: the claim alone, then
+            # the completions one by one (only the poisoned ones fail).
+            rows = self._claim_alone(claim)
+            failures += self._complete(done)
         for o in failures:
             self._fail(o)
+        return rows
 
     # ------------------------------------------------------------ completions
-    def _complete(self, done: list[Outcome]) -> list[Outcome]:
-        """Store the successes; returns those the database refused, as failures."""
-        if not done:
-            return []
-        try:
-            accepted = self._complete_batch(done)
-        except Exception as exc:
-            if self._link.is_connection_error(exc):
-                raise
-            if len(done) == 1:
-                return [refused(done[0], one_line(exc, limit=1000))]
-            log.warning(kv("batch_refused", worker=self._owner, tasks=len(done),
-                           error=one_line(exc)))
-            # One by one: only the poisoned ones fail.
-            return [failure for o in done for failure in self._complete([o])]
-        self._report(done, accepted)
-        return []
-
-    def _complete_batch(self, done: list[Outcome]) -> set[int]:
+    def _together(self, done: list[Outcome], claim: Optional[Claim]) -> tuple[set[int], list]:
+        """complete_tasks(done) and the claim in one transaction and one round trip."""
         ids = [o.task.id for o in done]
         tokens = [o.task.lease_token for o in done]
         results = [o.result for o in done]
+
+        def both(c: psycopg.Connection) -> tuple[set[int], list]:
+            if not done:  # a claim alone: one statement, its own transaction
+                assert claim is not None
+                return set(), c.execute(*claim).fetchall()
+            if claim is None:
+                return {r[0] for r in c.execute(
+                    COMPLETE_SQL, (self._owner, ids, tokens, results)).fetchall()}, []
+            with c.pipeline(), c.transaction():
+                completed = c.execute(COMPLETE_SQL, (self._owner, ids, tokens, results))
+                claimed = c.execute(*claim)
+            return {r[0] for r in completed.fetchall()}, claimed.fetchall()
+
         before = self._link.reconnects
-        accepted = set(self._link.retry(lambda c: [r[0] for r in c.execute(
-            COMPLETE_SQL, (self._owner, ids, tokens, results)).fetchall()], self._give_up))
+        accepted, rows = self._link.retry(both, self._give_up)
         missing = [o for o in done if o.task.id not in accepted]
         if missing and self._link.reconnects != before:
             # A first attempt may have committed before the connection broke.
-            accepted |= set(self._link.retry(lambda c: [r[0] for r in c.execute(
-                COMPLETED_BY_SQL, (self._owner, [o.task.id for o in missing],
-                                   [o.task.lease_token for o in missing])).fetchall()],
-                self._give_up))
-        return accepted
+            accepted |= self._completed_by(missing)
+        return accepted, rows
+
+    def _claim_alone(self, claim: Optional[Claim]) -> list:
+        if claim is None:
+            return []
+        return self._link.retry(lambda c: c.execute(*claim).fetchall(), self._give_up)
+
+    def _completed_by(self, missing: list[Outcome]) -> set[int]:
+        return set(self._link.retry(lambda c: [r[0] for r in c.execute(
+            COMPLETED_BY_SQL, (self._owner, [o.task.id for o in missing],
+                               [o.task.lease_token for o in missing])).fetchall()],
+            self._give_up))
+
+    def _complete(self, done: list[Outcome]) -> list[Outcome]:
+        """Store the successes one by one; returns those the database refused, as
+        failures."""
+        failures = []
+        for o in done:
+            try:
+                accepted, _ = self._together([o], None)
+            except Exception as exc:
+                if self._link.is_connection_error(exc):
+                    raise
+                failures.append(refused(o, one_line(exc, limit=1000)))
+                continue
+            self._report([o], accepted)
+        if len(done) > 1:
+            log.warning(kv("batch_refused", worker=self._owner, tasks=len(done),
+                           refused=len(failures)))
+        return failures
 
     def _report(self, done: list[Outcome], accepted: set[int]) -> None:
         for o in done:
             if o.task.id in accepted:
                 self._metrics.inc("completed")
-                log.info(kv("completed", worker=self._owner, task=o.task.id,
-                            token=o.task.lease_token))
+                info("completed", worker=self._owner, task=o.task.id, token=o.task.lease_token)
             else:
                 self._inflight.lost(o.task, "complete_refused")
 

@@ -1,12 +1,19 @@
 """Worker: wires the services of one worker process and runs its shutdown in order.
 
 Start: read the settings, check the intervals, claim a name (register_worker), recover what
-a previous life of that name held, then start the slots, the completer, the lease keeper,
-the deadline watch, the heartbeat and the listener.  The main thread then claims for idle
-slots until stopped.
+a previous life of that name held, then start the slots, the lease keeper, the deadline
+watch, the heartbeat, the reaper and the listener.  The main thread then runs the loop
+until stopped: whenever something happened (a handler ended, a notification, the poll
+timer) it stores the outcomes and claims for the free slots in one transaction
+(Completer.exchange), and hands the claimed tasks to the slots.
+
+Wake-ups: enqueue sends at most one NOTIFY per queue per notify_window_ms, so a task
+committed just after the claim that a notification caused may have no notification of
+its own: after such a claim comes back short, the loop claims once more RECHECK_S later.
+Polling every poll_interval_s stays the fallback for everything else.
 
 Stop (SIGTERM, SIGINT or stop()): stop claiming; let running handlers finish for grace_s
-while their outcomes are stored; then no handler starts any more, the last outcomes are
+while the main thread stores their outcomes; then no handler starts any more, the last outcomes are
 stored, and release_owner gives back the rest: a task whose handler is still running (or
 returned too late for its outcome to be stored) is abandoned, at the cost of its crash
 budget; one whose handler never started is given back free.  Then the
@@ -33,13 +40,14 @@ from ..errors import InvalidWorkerConfig
 from ..metrics import Metrics, serve
 from .claimer import Claimer
 from .completer import Completer
-from .events import kv, log, one_line
+from .events import info, kv, log, one_line
 from .heartbeat import Heartbeat
 from .identity import Incarnation, claim_name
 from .inflight import InFlight
 from .leases import DeadlineWatch, LeaseKeeper
 from .link import GiveUp, Link, is_transient
 from .listener import Listener
+from .reaper import Reaper
 from .slots import Slots
 from .task import Task
 from .timing import (
@@ -49,12 +57,17 @@ from .timing import (
     default_renew_every_s,
 )
 
-SETTINGS_SQL = "SELECT tasklease._setting('lease_s'), tasklease._setting('worker_ttl_s')"
+SETTINGS_SQL = ("SELECT tasklease._setting('lease_s'), tasklease._setting('worker_ttl_s'),"
+                " tasklease._setting('reap_interval_s')")
 RECOVER_SQL = "SELECT tasklease.recover_owner(%s)"
 RELEASE_SQL = "SELECT tasklease.release_owner(%s, %s)"
 STOPPED_SQL = "SELECT tasklease.worker_stopped(%s, %s)"
 WORK_BOUNDS = ConnectionBounds(WORK_STATEMENT_TIMEOUT_S)
 JOIN_S = 5.0
+# After a claim that a notification caused came back short, claim again this much later:
+# a task whose enqueue skipped its NOTIFY (another one was sent within notify_window_ms)
+# and that committed just after that claim is then picked up now, not at the next poll.
+RECHECK_S = 0.02
 
 
 class Worker:
@@ -107,6 +120,9 @@ class Worker:
         self.intervals: Optional[Intervals] = None
         self._stopping = threading.Event()
         self._wake = threading.Event()
+        self._notified = False  # set by the listener with _wake: a task may be waiting
+        self._recheck_at: Optional[float] = None
+        self._reap_interval_s = 5.0
         self._give_up = GiveUp()
         self._signals = 0
         self._main: Optional[Link] = None
@@ -167,7 +183,8 @@ class Worker:
 
     def _intervals(self) -> Intervals:
         assert self._main is not None
-        lease_setting, ttl = self._main.once(lambda c: c.execute(SETTINGS_SQL).fetchone())
+        lease_setting, ttl, reap_s = self._main.once(lambda c: c.execute(SETTINGS_SQL).fetchone())
+        self._reap_interval_s = float(reap_s)
         self.lease_s = self.lease_s or lease_setting
         self.renew_every_s = self.renew_every_s or default_renew_every_s(self.lease_s)
         return Intervals(self.lease_s, self.renew_every_s, ttl, self.heartbeat_s).check()
@@ -179,8 +196,8 @@ class Worker:
         liveness = ConnectionBounds(iv.liveness_timeout_s)
         self._inflight = InFlight(name, self.metrics)
         self._claimer = Claimer(self._main, name, self.queue, int(iv.lease_s), self._give_up)
-        self._completer = Completer(self._link("complete", WORK_BOUNDS), name, self._inflight,
-                                    self.metrics, self._give_up, self._wake.set)
+        self._completer = Completer(self._main, name, self._inflight, self.metrics,
+                                    self._give_up, self._wake.set)
         self._slots = Slots(self.handler, self.concurrency, self._completer.put, name)
         self._heartbeat = Heartbeat(self._link("heartbeat", liveness), name, iv.heartbeat_s,
                                     self._info, registered, iv.worker_ttl_s)
@@ -192,10 +209,10 @@ class Worker:
         ]
         self._services = [
             self._heartbeat,
-            Listener(self._link("listen", liveness), name, self.queue, self._wake.set),
+            Reaper(self._link("reaper", WORK_BOUNDS), name, self._reap_interval_s, self.metrics),
+            Listener(self._link("listen", liveness), name, self.queue, self._on_notify),
         ]
         self._slots.start()
-        self._completer.start()
         for s in self._lease_services + self._services:
             s.start()
 
@@ -210,37 +227,59 @@ class Worker:
         return info
 
     # --------------------------------------------------------------- main loop
+    def _on_notify(self) -> None:
+        """The listener's wake-up: a task of our queue was enqueued or given back."""
+        self._notified = True
+        self._wake.set()
+
     def _loop(self) -> None:
+        next_poll = time.monotonic()
         while not self._stopping.is_set():
             self._wake.clear()
+            notified, self._notified = self._notified, False
             if self._claimer.reconnected():
                 # A commit acknowledged just before a crash may be lost: leases the database
                 # says we hold but we do not track are run again (at-least-once).
                 for task in self._claimer.adopt(self._inflight.ids()):
                     self._dispatch(task, "adopt")
-            idle = self.concurrency - len(self._inflight)
-            got = self._claim(idle) if idle > 0 and not self._stopping.is_set() else 0
-            if got and got == idle:
-                continue  # every slot is busy now; the next wake is a stored outcome
-            self._wake.wait(self.poll_interval_s)
+            now = time.monotonic()
+            free = self._slots.free()
+            claim = free > 0 and not self._stopping.is_set()
+            if claim or self._completer.pending():
+                got = self._exchange(free if claim else 0)
+                if claim:
+                    next_poll = now + self.poll_interval_s
+                    short = got < free
+                    if notified and short:
+                        self._recheck_at = now + RECHECK_S
+                    elif self._recheck_at is not None and self._recheck_at <= now:
+                        self._recheck_at = None
+                    if not short:
+                        continue  # every slot is busy now; the next wake is an outcome
+            deadline = next_poll if self._recheck_at is None else min(next_poll,
+                                                                       self._recheck_at)
+            self._wake.wait(max(deadline - time.monotonic(), 0.0))
 
-    def _claim(self, n: int) -> int:
+    def _exchange(self, n: int) -> int:
+        """Store the pending outcomes and claim up to n tasks (one transaction); the number
+        claimed."""
+        sent = time.monotonic()
         try:
-            tasks = self._claimer.claim(n)
+            rows = self._completer.exchange(self._claimer.statement(n) if n else None)
         except psycopg.Error as exc:
             if not is_transient(exc):
                 raise
             log.warning(kv("claim_failed", worker=self.name, error=one_line(exc)))
             return 0
-        for task in tasks:
+        for task in self._claimer.tasks(rows, sent):
             self._dispatch(task, "claim")
-        return len(tasks)
+        return len(rows)
 
     def _dispatch(self, task: Task, how: str) -> None:
         self._inflight.add(task)
         self.metrics.inc("claimed")
-        log.info(kv(how, worker=self.name, task=task.id, token=task.lease_token,
-                    queue=task.queue, attempt=task.attempts))
+        info(how, worker=self.name, task=task.id, token=task.lease_token, queue=task.queue,
+             attempt=task.attempts)
         self._slots.submit(task)
 
     # ---------------------------------------------------------------- shutdown
@@ -251,10 +290,11 @@ class Worker:
         self._give_up.at = end + max(10.0, self.grace_s)
         while len(self._inflight) and time.monotonic() < end:
             self._wake.clear()
+            self._completer.flush()
             if len(self._inflight):
                 self._wake.wait(min(0.2, max(end - time.monotonic(), 0.0)))
         self._slots.close()
-        self._completer.stop()
+        self._completer.flush()
         self._stop_services(self._lease_services)  # no renewal races the release
         self._release()
         self._stop_services(self._services)
@@ -298,9 +338,11 @@ class Worker:
                              self._give_up)
         except Exception as exc:  # noqa: BLE001 - the TTL will tell instead
             log.error(kv("stop_unrecorded", worker=self.name, error=one_line(exc)))
+        margin = self.metrics.margin_min
         log.info(kv("stopped", worker=self.name, completed=self.metrics.value("completed"),
                     failed=self.metrics.value("failed"),
-                    lost_leases=self.metrics.value("lost_leases")))
+                    lost_leases=self.metrics.value("lost_leases"),
+                    min_lease_margin_s=None if margin is None else f"{margin:.2f}"))
 
     # ----------------------------------------------------------------- signals
     def _install_signals(self) -> dict:

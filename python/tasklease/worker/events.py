@@ -30,3 +30,10 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     except Exception:  # noqa: BLE001 - a broken __str__ must not break the log line
         text = ""
     return text[:limit] or type(exc).__name__
+
+
+def info(event: str, **fields: Any) -> None:
+    """log.info(kv(event, ...)), formatted only when INFO is enabled: the per-task lines
+    (claim, completed) cost nothing at --log-level warning."""
+    if log.isEnabledFor(logging.INFO):
+        log.info(kv(event, **fields))

@@ -67,6 +67,7 @@ class LeaseKeeper(Service):
                            error=one_line(exc)))
             return False
         self._metrics.observe_renew(time.monotonic() - sent)
+        self._metrics.observe_margin(min(t.lease_until for t in tasks) - sent)
         held = {r[0] for r in rows}
         for t in tasks:
             if t.id in held:

@@ -1,5 +1,8 @@
 """Slots: `concurrency` threads that run the handler; no database I/O.
 
+free() says how many slots have no task (a submitted task counts as taken until its
+handler has returned or raised): the worker's loop claims that many.
+
 A slot never dies: whatever the handler returns or raises (BaseException included:
 SystemExit, KeyboardInterrupt, GeneratorExit) becomes an Outcome, encoded here on the slot
 thread, and handed to deliver().  Slots are daemon threads, so a handler that never returns
@@ -28,6 +31,7 @@ class Slots:
         self._work: queue.Queue[Optional[Task]] = queue.Queue()
         self._lock = threading.Lock()
         self._closed = False
+        self._taken = 0  # tasks submitted whose handler has not ended; under _lock
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -37,7 +41,14 @@ class Slots:
             self._threads.append(t)
 
     def submit(self, task: Task) -> None:
+        with self._lock:
+            self._taken += 1
         self._work.put(task)
+
+    def free(self) -> int:
+        """Slots without a task: neither running a handler nor about to."""
+        with self._lock:
+            return self._concurrency - self._taken
 
     def close(self) -> None:
         """No handler starts from now on (what is queued stays unstarted, to be released)."""
@@ -56,7 +67,11 @@ class Slots:
             if task is None:
                 return
             try:
-                outcome = self._execute(task)
+                try:
+                    outcome = self._execute(task)
+                finally:
+                    with self._lock:
+                        self._taken -= 1
                 if outcome is not None:
                     self._deliver(outcome)
             except BaseException as exc:  # noqa: BLE001 - a slot outlives any failure
