@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Optional
 
 SECTIONS = ("floor", "api", "worker", "peer", "enqueue", "steady", "burst", "recovery",
-            "reaper", "hot", "soak", "profile", "ui", "flow")
+            "history", "reaper", "hot", "soak", "profile", "ui", "flow")
 
 # The full run's soak: 1,000,000 claim/complete cycles took about 4-5 minutes on the 2-core
 # machine this was written on (the limit for the full size is about ten); a slower
@@ -48,6 +48,8 @@ class Config:
     burst_phases: tuple = ((900, 20), (1350, 40))  # (tasks/s, seconds)
     burst_concurrency: int = 64
     recovery_runs: int = 3  # kill -9 recoveries measured
+    history_finished: int = 1_000_000  # finished tasks beside the live ones (history section)
+    history_jobs: int = 10_000  # tasks drained per layout
     quick: bool = False
     only: tuple = field(default=SECTIONS)
 
@@ -87,6 +89,8 @@ QUICK = Config(
     burst_phases=((100, 1), (200, 1)),
     burst_concurrency=4,
     recovery_runs=1,
+    history_finished=2_000,
+    history_jobs=200,
     quick=True,
 )
 

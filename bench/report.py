@@ -228,6 +228,14 @@ def _rate_lines(results: dict) -> list:
                          f" p99 {p['pickup_p99_ms']:.1f} ms, max backlog {p['max_backlog']},"
                          f" slowest second {p['min_done_per_s']} done")
         lines.append(f"  autovacuum/analyze during the burst: {burst['vacuum'] or 'none'}")
+    hist = results.get("history")
+    if hist:
+        lines.append(f"Live work vs history ({hist['finished']:,} finished tasks beside"
+                     f" {hist['jobs']:,} drained at 4 connections; medians):")
+        for name, m in hist["layouts"].items():
+            lines.append(f"  {name:<12} {m['jobs_per_s']:7.0f} jobs/s, VACUUM"
+                         f" {m['vacuum_ms']:7.1f} ms, live counts {m['live_reader_ms']:6.1f} ms,"
+                         f" full counts {m['full_reader_ms']:7.1f} ms")
     rec = results.get("recovery")
     if rec:
         lines.append(f"Recovery after kill -9 ({rec['settings']}): requeued after"

@@ -25,6 +25,7 @@ from bench import (
     cluster,
     enqueue,
     flow,
+    history,
     hot,
     peer,
     profile,
@@ -88,6 +89,8 @@ def run_bench(dsn: str, cfg: Config, log: Log = _print) -> dict:
         _section(results, "burst", log, lambda: steady.run_burst(dsn, cfg, log))
     if cfg.wants("recovery"):
         _section(results, "recovery", log, lambda: recovery.run(dsn, cfg, log))
+    if cfg.wants("history"):
+        _section(results, "history", log, lambda: history.run(dsn, cfg, log))
     if cfg.wants("reaper"):
         _section(results, "reaper", log, lambda: reaper.run(dsn, cfg, log))
     if cfg.wants("hot"):

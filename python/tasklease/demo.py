@@ -3,7 +3,8 @@
 Enqueues a few hundred tasks, starts three worker processes, kill -9's one of
 them while it holds tasks, and shows in the terminal the task counts, the
 workers, the tasks the dead worker still holds, and the reaper's decisions as
-pg_cron makes them, until every task is completed.  Exits 1 if a task is lost
+the live workers (reap_if_due, every reap_interval_s) or pg_cron make them,
+until every task is completed.  Exits 1 if a task is lost
 or completed twice.
 
 The handler (``tasklease.demo:handle``) records the start of each execution
@@ -210,7 +211,8 @@ def render(run: Run, snap: dict[str, Any]) -> Group:
         phase = f"waiting for {VICTIM} to hold tasks, then kill -9"
     elif run.recovered_at is None:
         phase = (f"{VICTIM} killed {time.monotonic() - run.killed_at:.0f} s ago; its tasks wait "
-                 "for the reaper (owner_dead: no heartbeat for worker_ttl_s)")
+                 "for the reaper (owner_dead: no heartbeat for worker_ttl_s; the live workers "
+                 "run it every reap_interval_s)")
     else:
         phase = (f"recovered {len(run.killed_held)} tasks in "
                  f"{run.recovered_at - run.killed_at:.0f} s; finishing the queue")
@@ -251,10 +253,20 @@ def summary(conn: psycopg.Connection, run: Run) -> tuple[bool, list[str]]:
         (QUEUE,),
     )[0]["n"]
     ok = row["completed"] == row["tasks"] == run.n_tasks and bad == 0
+    deciders = sorted({r["actor"] for r in query(
+        conn,
+        "SELECT DISTINCT l.actor FROM tasklease.reaper_log AS l JOIN tasklease.tasks AS t "
+        "ON t.id = l.task_id WHERE t.queue = %s AND l.action = 'requeued'",
+        (QUEUE,),
+    )})
+    bound = query(conn, "SELECT tasklease._setting('worker_ttl_s') AS ttl, "
+                  "tasklease._setting('reap_interval_s') AS reap")[0]
     recovery = (
-        f"{run.recovered_at - run.killed_at:.0f} s" if run.recovered_at and run.killed_at
+        f"{run.recovered_at - run.killed_at:.1f} s" if run.recovered_at and run.killed_at
         else "n/a"
     )
+    recovery += (f" (bound: worker_ttl_s {bound['ttl']} s + reap_interval_s {bound['reap']} s"
+                 f" + a heartbeat; decided by {', '.join(deciders) or 'nobody'})")
     lines = [
         f"tasks enqueued: {run.n_tasks}, completed: {row['completed']}, lost: "
         f"{run.n_tasks - row['completed']}",
