@@ -18,6 +18,7 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 #variable_conflict use_column
 DECLARE
@@ -68,7 +69,13 @@ BEGIN
     -- UPDATE finds them by primary key (id = ANY of the picked ids), a plan
     -- that does not depend on max_tasks: so one generic plan serves every
     -- call (plan_cache_mode above) instead of a custom plan per call, whose
-    -- planning cost more than the claim itself (bench/README.md).
+    -- planning cost more than the claim itself (bench/README.md).  That one
+    -- plan is made at a session's first claim, with the statistics of that
+    -- moment: made on an empty, never analyzed table (a new install, the
+    -- start of a burst) it could find the picked ids with a sequential scan,
+    -- and kept it while the table grew, until autovacuum's first visit made
+    -- the plan be rebuilt.  A claim never wants to read the whole table:
+    -- enable_seqscan = off (above) keeps that plan out whatever the statistics.
     IF claim_tasks.queue IS NULL THEN
         RETURN QUERY
         WITH picked AS MATERIALIZED (
@@ -154,6 +161,7 @@ LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_n int := p_n;

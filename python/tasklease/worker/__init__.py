@@ -6,16 +6,20 @@ One worker process is a few small services, each a class owning its thread, its
 connection and its fields; Worker (core.py) only wires them and runs the shutdown in order.
 
   thread       module       connection  job
-  main         core         main        register the name, recover, claim (claimer.py),
-                                        release at shutdown, mark stopped
+  main         core         main        register the name, recover; then the loop: store
+                                        outcomes and claim for free slots in one transaction
+                                        (completer.py + claimer.py: complete_tasks and
+                                        claim_tasks, one round trip), fail_task; release at
+                                        shutdown, mark stopped
   slot-N       slots        none        run the handler; turn whatever it returns or raises
-                                        into a storable Outcome (outcomes.py)
-  completer    completer    complete    store outcomes: complete_tasks in batches, fail_task;
-                                        one poisoned outcome never costs the others
+                                        into a storable Outcome (outcomes.py), put it in the
+                                        completer's queue (which wakes the main loop)
   renewer      leases       renew       renew_leases every renew_every_s
   deadlines    leases       none        local deadlines, on their own timer: lease_lost is
                                         set before the reaper could act
   heartbeat    heartbeat    heartbeat   heartbeat() every heartbeat_s
+  reaper       reaper       reaper      reap_if_due() every reap_interval_s (jittered): the
+                                        worker's share of the reaper; logs each decision
   listener     listener     listen      LISTEN tasklease: wake the claim loop
   metrics      ..metrics    none        Prometheus text on --metrics-port
 
@@ -36,11 +40,13 @@ Who writes which Task field (one writer at a time; the others only read):
   finished              its slot thread, when the handler has returned or raised; read by
                         the renewer, the deadline watch and the shutdown
   lease_lost            a threading.Event, set (never cleared) by the renewer (renewal
-                        refused), the deadline watch (deadline passed), the completer
-                        (completion or failure refused) and the shutdown (given back);
+                        refused), the deadline watch (deadline passed), the main thread's
+                        completer (completion or failure refused) and the shutdown
+                        (given back);
                         read by the handler
-A Task is in InFlight from its claim until its outcome is stored or dropped (completer)
-or it is given back (shutdown).  Log lines are key=value (logger "tasklease.worker").
+A Task is in InFlight from its claim until its outcome is stored or dropped (the main
+thread's completer) or it is given back (shutdown).  Log lines are key=value (logger
+"tasklease.worker").
 """
 
 from __future__ import annotations
