@@ -3,9 +3,12 @@
 Start: read the settings, check the intervals, claim a name (register_worker), recover what
 a previous life of that name held, then start the slots, the lease keeper, the deadline
 watch, the heartbeat, the reaper and the listener.  The main thread then runs the loop
-until stopped: whenever something happened (a handler ended, a notification, the poll
-timer) it stores the outcomes and claims for the free slots in one transaction
-(Completer.exchange), and hands the claimed tasks to the slots.
+until stopped.  The work connection is used by one thread at a time (the _exchanging lock):
+a slot whose handler ended stores the outcome and claims for the free slots itself, in one
+transaction (Completer.exchange), and hands the claimed tasks to the slots (itself
+included: no thread hand-off between one task and the next); the main thread does the same
+when a notification or the poll timer says a task may be waiting, and raises any error
+the worker cannot go on after.
 
 Wake-ups: enqueue sends at most one NOTIFY per queue per notify_window_ms, so a task
 committed just after the claim that a notification caused may have no notification of
@@ -47,6 +50,7 @@ from .inflight import InFlight
 from .leases import DeadlineWatch, LeaseKeeper
 from .link import GiveUp, Link, is_transient
 from .listener import Listener
+from .outcomes import Outcome
 from .reaper import Reaper
 from .slots import Slots
 from .task import Task
@@ -122,6 +126,10 @@ class Worker:
         self._wake = threading.Event()
         self._notified = False  # set by the listener with _wake: a task may be waiting
         self._recheck_at: Optional[float] = None
+        # Held by the one thread using the work connection (self._main) at a time: the
+        # main thread, or a slot thread storing its outcome (_drive).
+        self._exchanging = threading.Lock()
+        self._fatal: Optional[Exception] = None
         self._reap_interval_s = 5.0
         self._give_up = GiveUp()
         self._signals = 0
@@ -197,8 +205,8 @@ class Worker:
         self._inflight = InFlight(name, self.metrics)
         self._claimer = Claimer(self._main, name, self.queue, int(iv.lease_s), self._give_up)
         self._completer = Completer(self._main, name, self._inflight, self.metrics,
-                                    self._give_up, self._wake.set)
-        self._slots = Slots(self.handler, self.concurrency, self._completer.put, name)
+                                    self._give_up, self._on_outcome)
+        self._slots = Slots(self.handler, self.concurrency, self._deliver, name)
         self._heartbeat = Heartbeat(self._link("heartbeat", liveness), name, iv.heartbeat_s,
                                     self._info, registered, iv.worker_ttl_s)
         self._lease_services = [
@@ -232,48 +240,82 @@ class Worker:
         self._notified = True
         self._wake.set()
 
+    def _on_outcome(self) -> None:
+        """An outcome was put in the completer's queue: the slot that put it stores it
+        (_deliver); only the shutdown, which waits for them, needs waking."""
+        if self._stopping.is_set():
+            self._wake.set()
+
+    def _deliver(self, outcome: Outcome) -> None:
+        """A slot's handler ended: store the outcome and claim the next tasks now, on this
+        slot thread, unless another thread is already exchanging (it looks again)."""
+        self._completer.put(outcome)
+        self._drive()
+
+    def _drive(self) -> None:
+        """Exchange while outcomes are pending, never waiting for the work connection: the
+        thread that holds it looks for pending outcomes again after letting go, so an
+        outcome put while it was busy is stored by it or by the thread that put it."""
+        while self._exchanging.acquire(blocking=False):
+            try:
+                self._exchange()
+            finally:
+                self._exchanging.release()
+            if not self._completer.pending():
+                return
+
     def _loop(self) -> None:
         next_poll = time.monotonic()
         while not self._stopping.is_set():
             self._wake.clear()
             notified, self._notified = self._notified, False
+            if self._fatal is not None:
+                raise self._fatal
+            now = time.monotonic()
+            with self._exchanging:
+                asked, got = self._exchange()
+            next_poll = now + self.poll_interval_s  # busy slots claim when they are done
+            if asked:
+                if notified and got < asked:
+                    self._recheck_at = now + RECHECK_S
+                elif self._recheck_at is not None and self._recheck_at <= now:
+                    self._recheck_at = None
+            deadline = next_poll if self._recheck_at is None else min(next_poll,
+                                                                       self._recheck_at)
+            self._wake.wait(max(deadline - time.monotonic(), 0.0))
+
+    def _exchange(self) -> tuple[int, int]:
+        """With the work connection held (_exchanging): adopt lost claims after a
+        reconnect, store the pending outcomes and claim for the free slots in one
+        transaction, hand the claimed tasks to the slots; (asked, claimed)."""
+        n = 0
+        try:
             if self._claimer.reconnected():
                 # A commit acknowledged just before a crash may be lost: leases the database
                 # says we hold but we do not track are run again (at-least-once).
                 for task in self._claimer.adopt(self._inflight.ids()):
                     self._dispatch(task, "adopt")
-            now = time.monotonic()
-            free = self._slots.free()
-            claim = free > 0 and not self._stopping.is_set()
-            if claim or self._completer.pending():
-                got = self._exchange(free if claim else 0)
-                if claim:
-                    next_poll = now + self.poll_interval_s
-                    short = got < free
-                    if notified and short:
-                        self._recheck_at = now + RECHECK_S
-                    elif self._recheck_at is not None and self._recheck_at <= now:
-                        self._recheck_at = None
-                    if not short:
-                        continue  # every slot is busy now; the next wake is an outcome
-            deadline = next_poll if self._recheck_at is None else min(next_poll,
-                                                                       self._recheck_at)
-            self._wake.wait(max(deadline - time.monotonic(), 0.0))
-
-    def _exchange(self, n: int) -> int:
-        """Store the pending outcomes and claim up to n tasks (one transaction); the number
-        claimed."""
-        sent = time.monotonic()
-        try:
-            rows = self._completer.exchange(self._claimer.statement(n) if n else None)
+            n = 0 if self._stopping.is_set() else self._slots.free()
+            sent = time.monotonic()
+            rows = self._completer.exchange(self._claimer.statement(n) if n > 0 else None)
         except psycopg.Error as exc:
             if not is_transient(exc):
-                raise
+                self._fail(exc)
+                return 0, 0
             log.warning(kv("claim_failed", worker=self.name, error=one_line(exc)))
-            return 0
+            return n, 0
+        except Exception as exc:  # noqa: BLE001 - ends the worker from its main thread
+            self._fail(exc)
+            return 0, 0
         for task in self._claimer.tasks(rows, sent):
             self._dispatch(task, "claim")
-        return len(rows)
+        return n, len(rows)
+
+    def _fail(self, exc: Exception) -> None:
+        """An error the worker cannot go on after: the main thread raises it."""
+        if self._fatal is None:
+            self._fatal = exc
+        self._wake.set()
 
     def _dispatch(self, task: Task, how: str) -> None:
         self._inflight.add(task)
@@ -290,11 +332,13 @@ class Worker:
         self._give_up.at = end + max(10.0, self.grace_s)
         while len(self._inflight) and time.monotonic() < end:
             self._wake.clear()
-            self._completer.flush()
+            with self._exchanging:
+                self._completer.flush()
             if len(self._inflight):
                 self._wake.wait(min(0.2, max(end - time.monotonic(), 0.0)))
         self._slots.close()
-        self._completer.flush()
+        with self._exchanging:
+            self._completer.flush()
         self._stop_services(self._lease_services)  # no renewal races the release
         self._release()
         self._stop_services(self._services)
@@ -310,6 +354,10 @@ class Worker:
 
     def _release(self) -> None:
         """release_owner: abandon the tasks whose handler ran, give back the rest free."""
+        with self._exchanging:
+            self._release_held()
+
+    def _release_held(self) -> None:
         assert self._main is not None
         left = self._inflight.take_all()
         if not left:
