@@ -12,6 +12,10 @@ Per layout: a drain of `jobs` tasks with the inline claim + complete statements 
 profile section (4 connections, one task per claim: a layout's cost shows up per task),
 then VACUUM of the table (or of both partitions) timed, then two readers: the queue's live
 counts by status (what a dashboard polls) and a full count by status (an analytics scan).
+A layout whose claimers fail is reported with the error (a finding, not a crash): with the
+status partitions, a completion moves the row to another partition, and a concurrent
+FOR UPDATE SKIP LOCKED claim that meets the moved row raises 40001 ("tuple to be locked
+was already moved to another partition") instead of skipping it.
 """
 
 from __future__ import annotations
@@ -106,6 +110,7 @@ def run(dsn: str, cfg: Config, log: Log) -> dict:
                         ["bench_floor.ptasks_live", "bench_floor.ptasks_done"]),
     }
     raw: dict = {name: [] for name in layouts}
+    errors: dict = {}
     with psycopg.connect(dsn, autocommit=True) as conn:
         schema.create_floor(conn)
         conn.execute(PARTITIONED_DDL)
@@ -113,7 +118,12 @@ def run(dsn: str, cfg: Config, log: Log) -> dict:
             for name, (table, finished, vacuum) in layouts.items():
                 schema.empty_tasklease(conn)
                 _fill(conn, table, finished, cfg.history_jobs)
-                m = _measure(dsn, conn, table, vacuum, cfg)
+                try:
+                    m = _measure(dsn, conn, table, vacuum, cfg)
+                except RuntimeError as exc:  # a claimer's error, reported as a finding
+                    errors[name] = str(exc)
+                    log(f"  run {rep + 1}/{cfg.reps} {name:<11}: {exc}")
+                    continue
                 raw[name].append(m)
                 log(f"  run {rep + 1}/{cfg.reps} {name:<11} ({finished:,} finished):"
                     f" {m['jobs_per_s']:7.0f} jobs/s, VACUUM {m['vacuum_ms']:7.1f} ms,"
@@ -121,6 +131,6 @@ def run(dsn: str, cfg: Config, log: Log) -> dict:
                     f" {m['full_reader_ms']:7.1f} ms")
         conn.execute("DROP TABLE IF EXISTS bench_floor.ptasks")
         schema.empty_tasklease(conn)
-    return {"finished": cfg.history_finished, "jobs": cfg.history_jobs,
+    return {"finished": cfg.history_finished, "jobs": cfg.history_jobs, "errors": errors,
             "layouts": {name: {k: drain.median([m[k] for m in ms]) for k in ms[0]}
-                        for name, ms in raw.items()}}
+                        for name, ms in raw.items() if ms}}

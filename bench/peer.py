@@ -24,7 +24,7 @@ from .config import Config
 Log = Callable[[str], None]
 PEERS_ENV = REPO_ROOT / "bench" / ".venv-peers"
 SCRIPT = REPO_ROOT / "bench" / "peers" / "pgqueuer_drain.py"
-REQUIREMENTS = ("pgqueuer==1.6.0", "asyncpg>=0.29")
+REQUIREMENTS = ("pgqueuer==1.6.0", "asyncpg>=0.29", "py-spy==0.4.3")  # py-spy: profile.py
 
 
 def python() -> Path:

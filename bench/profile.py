@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import psycopg
@@ -159,3 +160,87 @@ def inline(dsn: str, cfg: Config, log: Log) -> dict:
         schema.empty_tasklease(conn)
     return {n: {str(c): throughput.summarise(rs) for c, rs in by_c.items()}
             for n, by_c in raw.items()}
+
+
+# ---------------------------------------------------------------- the worker, sampled
+
+WORKER_SHAPES = ((1, 1), (1, 8))  # (processes, concurrency) profiled
+TRACK_ALL = "-c pg_stat_statements.track=all"  # the sampled worker's statements count
+CATEGORIES = (  # (name, test on "file:function" of the innermost frame), first match wins
+    ("waiting for the database", lambda f: "psycopg" in f and any(
+        w in f for w in ("wait", "select", "poll", "_fetch", "execute"))),
+    ("psycopg (Python side)", lambda f: "psycopg" in f),
+    ("thread hand-offs and locks", lambda f: "threading.py" in f or "queue.py" in f),
+    ("logging", lambda f: "logging" in f),
+    ("json and outcomes", lambda f: "json" in f or "outcomes.py" in f),
+    ("tasklease worker code", lambda f: "tasklease" in f),
+    ("handler", lambda f: "noop.py" in f),
+)
+
+
+def _category(leaf: str) -> str:
+    return next((name for name, test in CATEGORIES if test(leaf)), "other")
+
+
+def summarize_pyspy(raw: str) -> dict:
+    """{category: share of the samples} of py-spy's raw (collapsed stacks) output."""
+    counts: dict = {}
+    total = 0
+    for line in raw.splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        leaf = frames[-1] if frames else "?"
+        counts[_category(leaf)] = counts.get(_category(leaf), 0) + int(n)
+        total += int(n)
+    return {k: v / total for k, v in sorted(counts.items(), key=lambda kv: -kv[1])} if total else {}
+
+
+def worker_profile(dsn: str, cfg: Config, log: Log) -> dict:
+    """py-spy (from the peers' environment) on one worker process draining no-op tasks, and
+    the server's statements over the same window: CPU samples of the worker by category,
+    and the server's execution time per statement call."""
+    import subprocess
+    import tempfile
+
+    from . import peer, worker_e2e
+
+    py = peer.ensure_env(log)
+    spy = py.parent / "py-spy" if py else None
+    if spy is None or not spy.exists():
+        return {}
+    out = {}
+    seconds = 2 if cfg.quick else 8
+    for procs, threads in WORKER_SHAPES:
+        label = worker_e2e.label((procs, threads))
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            schema.load_tasks(conn, 200 if cfg.quick else 100_000)
+            workers = worker_e2e.start_workers(dsn, [f"bench-prof-{label}"], threads,
+                                               env_extra={"PGOPTIONS": TRACK_ALL})
+            try:
+                worker_e2e.wait_registered(conn, [f"bench-prof-{label}"], workers)
+                time.sleep(0.5)
+                conn.execute("SELECT pg_stat_statements_reset()")
+                (done0,) = conn.execute("SELECT count(*) FROM tasklease.tasks"
+                                        " WHERE status = 'completed'").fetchone()
+                with tempfile.NamedTemporaryFile("r", suffix=".txt") as f:
+                    subprocess.run([str(spy), "record", "--nonblocking", "-r", "200", "-d",
+                                    str(seconds), "-p", str(workers[0].pid), "--format", "raw",
+                                    "-o", f.name], capture_output=True, timeout=seconds + 60)
+                    raw = f.read()
+                (done1,) = conn.execute("SELECT count(*) FROM tasklease.tasks"
+                                        " WHERE status = 'completed'").fetchone()
+                stmts = statements(conn, limit=6)
+            finally:
+                worker_e2e.stop_workers(workers)
+            schema.empty_tasklease(conn)
+        jobs = max(done1 - done0, 1)
+        samples = sum(int(line.rpartition(" ")[2]) for line in raw.splitlines()
+                      if line.rpartition(" ")[2].isdigit())
+        out[label] = {"jobs_per_s": jobs / seconds, "thread_us_per_job": samples / 200 / jobs * 1e6,
+                      "shares": summarize_pyspy(raw), "statements": stmts}
+        log(f"  worker {label}: {jobs / seconds:.0f} jobs/s while sampled; sampled thread time"
+            f" {out[label]['thread_us_per_job']:.0f} us per job: "
+            + ", ".join(f"{k} {v:.0%}" for k, v in list(out[label]["shares"].items())[:4]))
+    return out

@@ -236,6 +236,8 @@ def _rate_lines(results: dict) -> list:
             lines.append(f"  {name:<12} {m['jobs_per_s']:7.0f} jobs/s, VACUUM"
                          f" {m['vacuum_ms']:7.1f} ms, live counts {m['live_reader_ms']:6.1f} ms,"
                          f" full counts {m['full_reader_ms']:7.1f} ms")
+        for name, error in hist.get("errors", {}).items():
+            lines.append(f"  {name:<12} failed: {error[:140]}")
     rec = results.get("recovery")
     if rec:
         lines.append(f"Recovery after kill -9 ({rec['settings']}): requeued after"

@@ -106,6 +106,7 @@ def run_bench(dsn: str, cfg: Config, log: Log = _print) -> dict:
             "explain": profile.explain(dsn, cfg.jobs, cfg.batch),
             "inline": profile.inline(dsn, cfg, log),
             "statements": profile.statements_by_path(dsn, cfg, log) if pgss else None,
+            "worker": profile.worker_profile(dsn, cfg, log) if pgss else None,
         })
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS bench_floor CASCADE")

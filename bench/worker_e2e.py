@@ -16,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable
+from typing import Callable, Optional
 
 import psycopg
 from psycopg.types.json import Jsonb
@@ -34,9 +34,10 @@ def label(shape: tuple) -> str:
 
 
 def start_workers(dsn: str, names: list, threads: int, handler: str = "bench.noop:handle",
-                  extra: tuple = ()) -> list:
+                  extra: tuple = (), env_extra: Optional[dict] = None) -> list:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env.update(env_extra or {})
     procs = []
     for name in names:
         # a file, not a pipe (a full pipe would block the worker); closed by run_once
