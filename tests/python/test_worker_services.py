@@ -100,3 +100,26 @@ def test_worker_connections_bound_statements_and_keep_the_dsns_options(dsn):
         assert link.reconnects == 0
     finally:
         link.close()
+
+
+def test_an_exchange_with_a_poisoned_outcome_still_claims(conn, dsn, settings):
+    """Outcomes and a claim go in one statement; when a result poisons it, the claim is sent
+    alone and the outcomes one by one: the claim is not lost, the good outcome is stored."""
+    from tasklease.worker.claimer import Claimer
+
+    settings("max_result_bytes", 1000)
+    enqueue_many(conn, [{"n": i} for i in range(5)], max_attempts=1)
+    good, bad = _claimed(conn, 2)
+    completer, metrics, link = _completer(dsn, [good, bad])
+    claimer = Claimer(link, OWNER, None, 600, lambda: False)
+    completer.put(Outcome(good, True, '{"ok": true}'))
+    completer.put(Outcome(bad, True, json.dumps({"blob": "x" * 5000})))
+    rows = completer.exchange(claimer.statement(2))
+    assert len(rows) == 2, "the claim survived the poisoned completion"
+    completer.put(Outcome(claimer.tasks(rows, 0.0)[0], True, None))
+    assert len(completer.exchange(claimer.statement(5))) == 1, "one task was left to claim"
+    link.close()
+    counts = dict(conn.execute(
+        "SELECT status::text, count(*) FROM tasklease.tasks GROUP BY 1").fetchall())
+    assert counts == {"completed": 2, "failed": 1, "running": 2}
+    assert (metrics.value("completed"), metrics.value("failed")) == (2, 1)

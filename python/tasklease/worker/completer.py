@@ -3,8 +3,8 @@
 The slots put() outcomes from their threads; the worker's loop thread (the only one that
 touches the work connection) calls exchange(): one round trip that stores every pending
 success with complete_tasks and claims tasks for the free slots with claim_tasks, in one
-transaction (psycopg pipeline mode: one network round trip, one commit).  A finished task
-and the next one a slot gets therefore cost one commit, not two (bench/README.md).
+statement (EXCHANGE_SQL: one round trip, one commit).  A finished task and the next one a
+slot gets therefore cost one round trip and one commit, not two (bench/README.md).
 
 Failures are stored one fail_task each.  Outcomes are isolated from each other: when the
 transaction is refused for anything but a lost connection (a result over
@@ -33,8 +33,21 @@ from .outcomes import Outcome, refused, storable_text
 COMPLETE_SQL = "SELECT * FROM tasklease.complete_tasks(%s, %s, %s, %s::text[]::jsonb[])"
 COMPLETED_BY_SQL = "SELECT * FROM tasklease.completed_by(%s, %s, %s)"
 FAIL_SQL = "SELECT tasklease.fail_task(%s, %s, %s, %s)"
+# complete_tasks, then the claim (the claim's one-time filter reads the completions first):
+# rows (true, completed id, NULL...) and (false, claimed id, queue, payload, attempts, token).
+EXCHANGE_SQL = """
+WITH done AS MATERIALIZED (
+    SELECT d AS id FROM tasklease.complete_tasks(%s, %s, %s, %s::text[]::jsonb[]) AS d
+)
+SELECT true, d.id, NULL::text, NULL::jsonb, NULL::int, NULL::bigint FROM done AS d
+UNION ALL
+SELECT false, c.id, c.queue, c.payload, c.attempts, c.lease_token
+FROM tasklease.claim_tasks(%s, %s, %s, %s) AS c
+WHERE (SELECT count(*) FROM done) >= 0
+"""
 
-# A claim to send with the completions: (sql, params) -> the rows it returned.
+# A claim to send with the completions: (sql, params) of claim_tasks (Claimer.statement),
+# whose params also fill EXCHANGE_SQL's claim.
 Claim = tuple[str, tuple]
 
 
@@ -118,7 +131,7 @@ class Completer:
 
     # ------------------------------------------------------------ completions
     def _together(self, done: list[Outcome], claim: Optional[Claim]) -> tuple[set[int], list]:
-        """complete_tasks(done) and the claim in one transaction and one round trip."""
+        """complete_tasks(done) and the claim in one statement."""
         ids = [o.task.id for o in done]
         tokens = [o.task.lease_token for o in done]
         results = [o.result for o in done]
@@ -130,10 +143,9 @@ class Completer:
             if claim is None:
                 return {r[0] for r in c.execute(
                     COMPLETE_SQL, (self._owner, ids, tokens, results)).fetchall()}, []
-            with c.pipeline(), c.transaction():
-                completed = c.execute(COMPLETE_SQL, (self._owner, ids, tokens, results))
-                claimed = c.execute(*claim)
-            return {r[0] for r in completed.fetchall()}, claimed.fetchall()
+            rows = c.execute(EXCHANGE_SQL, (self._owner, ids, tokens, results,
+                                            *claim[1])).fetchall()
+            return {r[1] for r in rows if r[0]}, [r[1:] for r in rows if not r[0]]
 
         before = self._link.reconnects
         accepted, rows = self._link.retry(both, self._give_up)
