@@ -64,10 +64,43 @@ def test_throughput_and_latency_are_positive_numbers(quick_results):
 
 def test_worker_end_to_end_is_measured(quick_results):
     cfg, results, _, _ = quick_results
-    for c in cfg.worker_concurrencies:
-        m = results["worker"][str(c)]
-        assert positive(m["jobs_per_s"]), (c, m)
-        assert m["processes"] * m["threads"] == c
+    for procs, threads in cfg.worker_shapes:
+        m = results["worker"][f"{procs}x{threads}"]
+        assert positive(m["jobs_per_s"]), (procs, threads, m)
+        assert (m["processes"], m["threads"]) == (procs, threads)
+
+
+def test_pgqueuer_is_drained_as_the_peer(quick_results):
+    cfg, results, _, _ = quick_results
+    peer = results["peer"]["pgqueuer"]
+    assert set(peer) == {str(p) for p in cfg.peer_procs}
+    assert all(positive(m["jobs_per_s"]) and m["batch"] == cfg.batch for m in peer.values())
+
+
+def test_enqueue_steady_burst_and_recovery_are_measured(quick_results):
+    cfg, results, _, _ = quick_results
+    enq = results["enqueue"]
+    assert positive(enq["rates"]["enqueue"]["per_s"]) and positive(enq["ratio"])
+    assert enq["wake"]["tasks"] == cfg.wake_tasks and positive(enq["wake"]["max_ms"])
+    st = results["steady"]
+    assert positive(st["pickup_p99_ms"]) and positive(st["saturation_jobs_per_s"])
+    burst = results["burst"]
+    assert [(p["rate"], p["seconds"]) for p in burst["phases"]] == list(cfg.burst_phases)
+    assert all(positive(p["pickup_p99_ms"]) for p in burst["phases"])
+    rec = results["recovery"]
+    assert len(rec["runs"]) == cfg.recovery_runs
+    for r in rec["runs"]:
+        assert r["actor"].startswith("reap_if_due:"), "a live worker took the dead one's task"
+        assert 0 < r["requeued_s"] <= r["running_s"]
+
+
+def test_history_layouts_are_compared(quick_results):
+    _, results, _, _ = quick_results
+    hist = results["history"]
+    assert {"table", "empty"} <= set(hist["layouts"])
+    assert set(hist["layouts"]) | set(hist["errors"]) == {"table", "empty", "partitioned"}
+    for m in hist["layouts"].values():
+        assert positive(m["jobs_per_s"]) and positive(m["vacuum_ms"])
 
 
 def test_reaper_acts_on_the_stale_set_at_every_size(quick_results):
@@ -95,6 +128,8 @@ def test_profile_compares_the_function_bodies_run_inline(quick_results):
     assert {"claim (LIMIT 1)", "complete_task", "renew_lease"} <= set(results["profile"]["explain"])
     for by_c in results["profile"]["inline"].values():
         assert all(positive(m["jobs_per_s"]) for m in by_c.values())
+    if results["meta"]["pg_stat_statements"]:  # the worker sampled with py-spy
+        assert set(results["profile"]["worker"]) == {"1x1", "1x8"}
 
 
 def test_console_pages_are_timed_by_the_server(quick_results):
