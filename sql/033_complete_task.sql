@@ -82,20 +82,47 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_owner text := tasklease._check_owner(complete_tasks.owner);
+    l record;
 BEGIN
-    PERFORM tasklease._check_pairs(task_ids, lease_tokens);
+    -- The worker's hot path (it stores every batch of outcomes with this, in
+    -- the statement that claims the next tasks): its three settings in one
+    -- query and the checks inline, as in claim_tasks, instead of a _setting()
+    -- call (a definer with SET search_path) per check.  Same checks, same
+    -- errors as _check_owner, _check_pairs and _check_results.
+    SELECT
+        max(s.value) FILTER (WHERE s.name = 'max_owner_len') AS max_owner_len,
+        max(s.value) FILTER (WHERE s.name = 'max_batch') AS max_batch,
+        max(s.value) FILTER (WHERE s.name = 'max_result_bytes') AS max_result_bytes
+    INTO l
+    FROM tasklease.settings AS s
+    WHERE s.name IN ('max_owner_len', 'max_batch', 'max_result_bytes');
+    IF num_nulls(l.max_owner_len, l.max_batch, l.max_result_bytes) > 0 THEN
+        -- A deleted setting: _setting raises TL006 naming it.
+        PERFORM tasklease._setting('max_owner_len'), tasklease._setting('max_batch'),
+            tasklease._setting('max_result_bytes');
+    END IF;
+    PERFORM tasklease._check_owner_len(complete_tasks.owner, l.max_owner_len);
+    IF task_ids IS NULL OR lease_tokens IS NULL
+        OR cardinality(task_ids) <> cardinality(lease_tokens) THEN
+        RAISE EXCEPTION 'task_ids and lease_tokens must be arrays of the same length'
+            USING ERRCODE = 'TL007';
+    END IF;
+    PERFORM tasklease._check_range('task_ids', cardinality(task_ids), 1, l.max_batch, 'TL003');
     IF results IS NOT NULL AND cardinality(results) <> cardinality(task_ids) THEN
         RAISE EXCEPTION 'results must be as long as task_ids' USING ERRCODE = 'TL007';
     END IF;
-    PERFORM tasklease._check_results(task_ids, results);
+    IF results IS NOT NULL AND EXISTS (
+        SELECT FROM unnest(results) AS r (result) WHERE pg_column_size(r.result) > l.max_result_bytes
+    ) THEN
+        PERFORM tasklease._check_results(task_ids, results);  -- raises TL012 naming the task
+    END IF;
     RETURN QUERY
     UPDATE tasklease.tasks AS t SET
         status = 'completed', result = c.result, lease_expires_at = NULL,
         finished_at = now(), updated_at = now()
     FROM unnest(task_ids, lease_tokens, coalesce(results, array_fill(NULL::jsonb,
         ARRAY[cardinality(task_ids)]))) AS c (id, token, result)
-    WHERE t.id = c.id AND t.status = 'running' AND t.owner_id = v_owner
+    WHERE t.id = c.id AND t.status = 'running' AND t.owner_id = complete_tasks.owner
         AND t.lease_token = c.token
     RETURNING t.id;
 END
