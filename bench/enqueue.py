@@ -83,7 +83,7 @@ def wake_latency(dsn: str, tasks: int) -> dict:
                 time.sleep(0.3)
             worker_e2e.wait_done(conn, tasks, procs, timeout=60)
             lat = [r[0] for r in conn.execute(
-                "SELECT extract(epoch FROM last_heartbeat - created_at) * 1000"
+                "SELECT (extract(epoch FROM last_heartbeat - created_at) * 1000)::float8"
                 " FROM tasklease.tasks ORDER BY id").fetchall()]
         finally:
             worker_e2e.stop_workers(procs)

@@ -61,6 +61,7 @@ MARGIN_DROP = "DROP TRIGGER IF EXISTS bench_lease_margin ON tasklease.tasks"
 
 
 TICK_S = 0.005  # the producers together send one enqueue_many every 5 ms
+LEAD_S = 1.0  # the producer processes start this long before their schedule
 
 
 def _producer(dsn: str, phases: list, index: int, procs: int, t0: float, out) -> None:
@@ -88,12 +89,12 @@ def _producer(dsn: str, phases: list, index: int, procs: int, t0: float, out) ->
     out.put((sent, error))
 
 
-def produce(dsn: str, phases: list, procs: int) -> tuple[int, float]:
-    """Run the phases [(rate, seconds), ...] from procs processes; (tasks sent, seconds
-    the sending took: longer than the phases when the producers could not keep up)."""
+def produce(dsn: str, phases: list, procs: int, t0: float) -> tuple[int, float]:
+    """Run the phases [(rate, seconds), ...] from procs processes, starting at t0
+    (time.monotonic()); (tasks sent, seconds the sending took: longer than the phases when
+    the producers could not keep up)."""
     ctx = mp.get_context("fork")
     out = ctx.Queue()
-    t0 = time.monotonic() + 0.5
     ps = [ctx.Process(target=_producer, args=(dsn, phases, i, procs, t0, out), daemon=True)
           for i in range(procs)]
     for p in ps:
@@ -152,11 +153,14 @@ def scenario(dsn: str, phases: list, concurrency: int, procs: int, log: Log) -> 
         stop, seen = threading.Event(), []
         try:
             worker_e2e.wait_registered(conn, ["bench-rate"], workers)
-            (t_start,) = conn.execute("SELECT clock_timestamp()").fetchone()
+            # The schedule starts LEAD_S from now: on the database clock, at t_start.
+            (t_start,) = conn.execute(
+                "SELECT clock_timestamp() + make_interval(secs => %s)", (LEAD_S,)).fetchone()
+            t0 = time.monotonic() + LEAD_S
             watch = threading.Thread(target=_vacuum_watch, args=(dsn, stop, seen, t_start),
                                      daemon=True)
             watch.start()
-            sent, took = produce(dsn, phases, procs)
+            sent, took = produce(dsn, phases, procs, t0)
             worker_e2e.wait_done(conn, sent, workers, timeout=300)
         finally:
             stop.set()
