@@ -21,6 +21,10 @@
 -- look again) or, if it rolled back, insert.  With a window, a task that
 -- finished between our look-up and our insert still holds the key: then our
 -- own row is deleted again and the finished task returned.
+-- The look-ups go through the de-duplication indexes whatever the table's
+-- size: plpgsql caches a generic plan after five calls, and one made while
+-- the table was tiny was a seq scan, kept for the session (a keyed enqueue
+-- then cost 4 ms at 8,000 rows and grew with the table; bench/README.md).
 CREATE OR REPLACE FUNCTION tasklease._enqueue_keyed(
     p_queue text,
     p_payload jsonb,
@@ -34,6 +38,7 @@ RETURNS tasklease.enqueued
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_id bigint;

@@ -35,18 +35,12 @@ COMMENT ON FUNCTION tasklease._count_controlled_queues() IS
 'Trigger of tasklease.queue_settings: recounts the controlled queues into the setting '
 'controlled_queues, which the claim path reads.';
 
-DO $$
-BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_trigger
-        WHERE tgname = 'queue_settings_count' AND tgrelid = 'tasklease.queue_settings'::regclass
-    ) THEN
-        CREATE TRIGGER queue_settings_count
-        AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tasklease.queue_settings
-        FOR EACH STATEMENT EXECUTE FUNCTION tasklease._count_controlled_queues();
-    END IF;
-END
-$$;
+-- Not on UPDATE OF claimed_at: limited claims write that on every claim,
+-- and must neither pay for a recount nor queue up on the counter's row.
+CREATE OR REPLACE TRIGGER queue_settings_count
+AFTER INSERT OR UPDATE OF max_running, paused OR DELETE OR TRUNCATE
+ON tasklease.queue_settings
+FOR EACH STATEMENT EXECUTE FUNCTION tasklease._count_controlled_queues();
 
 -- NULL leaves a value as it is; max_running 0 removes the limit.  A limit
 -- counts the tasks already running: those are marked as counted against it
