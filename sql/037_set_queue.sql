@@ -5,8 +5,7 @@
 -- as the number of queues with a limit or a pause, is above 0: a database
 -- where no queue is controlled claims exactly as before.
 -- Locks: the queue's queue_settings row; the settings row controlled_queues
--- (every change of queue_settings recounts under it); when a limit is set,
--- the queue's running tasks (marked as counted against it).
+-- (every change of a limit or pause recounts under it).
 -- Time source: now().  Errors: TL005 (queue name), TL007 (max_running).
 
 -- Keeps settings.controlled_queues equal to the number of controlled queues,
@@ -43,10 +42,9 @@ ON tasklease.queue_settings
 FOR EACH STATEMENT EXECUTE FUNCTION tasklease._count_controlled_queues();
 
 -- NULL leaves a value as it is; max_running 0 removes the limit.  A limit
--- counts the tasks already running: those are marked as counted against it
--- (limited), so the first claims after set_queue see them.  A lower limit
--- stops no task that is running; the queue hands out nothing until it is
--- below its limit.
+-- counts every running task of the queue, those running already included.
+-- A lower limit stops no task that is running; the queue hands out nothing
+-- until it is below its limit.
 CREATE OR REPLACE FUNCTION tasklease.set_queue(
     queue text,
     max_running int DEFAULT NULL,
@@ -73,10 +71,6 @@ BEGIN
         paused = coalesce(set_queue.paused, s.paused),
         updated_at = now()
     RETURNING s.* INTO r;
-    IF r.max_running IS NOT NULL THEN
-        UPDATE tasklease.tasks AS t SET limited = true
-        WHERE t.status = 'running' AND t.queue = v_queue AND NOT t.limited;
-    END IF;
     IF NOT r.paused THEN
         -- Resumed, or room for more: wake the idle workers of this queue.
         PERFORM tasklease._notify(v_queue);
