@@ -156,13 +156,13 @@ COMMENT ON FUNCTION tasklease.claim_tasks(text, int, text, int) IS
 -- it and fills the batch from the other queues, in claim order, picking from
 -- each runnable queue in turn: its cost follows the number of queues with
 -- queued tasks, never the backlog of a paused or full one.
--- Plans: one generic plan per session, as in claim_tasks.  The planner cannot
--- estimate queue <> ALL($skip) (it guessed 1 row), so the cheapest-looking
--- generic plan was a seq scan and sort of the whole table, cached for the
--- session: claims of every queue ran at 0.3x while any queue was paused
--- (bench/README.md).  Every statement here is right on its index at any
--- table size, so seq scans, bitmap scans and sorts that an ordered index scan
--- can avoid are ruled out; and JIT, which the cost those settings add to the
+-- Plans: one generic plan per session, as in claim_tasks, so it must hold at
+-- any table size.  One made while tasks was small, or around a parameter the
+-- planner cannot estimate (a first version filtered queue <> ALL($skip) in
+-- the scan of tasks: estimated 1 row, planned as a seq scan and sort, 0.3x),
+-- is kept for the session.  Every statement here is right on an index at any
+-- size, so seq scans, bitmap scans and sorts that an ordered index scan can
+-- avoid are ruled out; and JIT, which the cost those settings add to the
 -- remaining sorts would otherwise trigger (0.5 s of compilation per claim).
 CREATE OR REPLACE FUNCTION tasklease._claim_controlled(
     p_owner text,
