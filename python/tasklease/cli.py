@@ -312,6 +312,8 @@ def load_handler(spec: str) -> Callable[..., Any]:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    """The threaded Worker for a function, the AsyncWorker for a coroutine function."""
+    from .aio import AsyncWorker, is_async_handler
     from .worker import Worker
 
     handler = load_handler(args.handler)
@@ -327,6 +329,10 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         poll_interval_s=args.poll_interval_s, grace_s=args.grace_s,
         metrics_port=args.metrics_port,
     )
+    if is_async_handler(handler):
+        import asyncio
+
+        return asyncio.run(AsyncWorker(args.dsn, handler, **options).run())
     return Worker(args.dsn, handler, **options).run()
 
 
@@ -415,7 +421,8 @@ def _parser_schedule(sub: Any) -> None:
 
 
 def _parser_worker(sub: Any) -> None:
-    p = sub.add_parser("worker", help="run tasks with MODULE:FUNCTION until SIGTERM/SIGINT")
+    p = sub.add_parser("worker", help="run tasks with MODULE:FUNCTION until SIGTERM/SIGINT "
+                                      "(an async def FUNCTION runs on asyncio)")
     _add_dsn(p)
     p.add_argument("handler", metavar="MODULE:FUNCTION")
     p.add_argument("--queue", help="only this queue (default: every queue)")
