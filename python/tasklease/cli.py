@@ -33,7 +33,7 @@ from .errors import (
     WorkerNameInUse,
 )
 from .migrate import migrate
-from .pooling import Pooling, add_cli_options, apply_cli_options
+from .pooling import Pooling, add_cli_options, cli_options
 from .ui.cli import add_parser as _parser_ui
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NAME_IN_USE, EXIT_NOT_SCHEDULED = 0, 1, 2, 3, 4
@@ -456,8 +456,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        apply_cli_options(args)
-        return args.func(args)
+        with cli_options(args):
+            return args.func(args)
     except BrokenPipeError:
         # The reader went away (`tasklease status | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

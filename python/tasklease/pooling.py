@@ -32,9 +32,11 @@ Misconfigurations are errors (PoolerMisconfigured), never hangs:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
@@ -259,12 +261,25 @@ def add_cli_options(p: argparse.ArgumentParser) -> None:
                    help=f"never LISTEN: find new tasks by polling (also {NO_LISTEN_ENV}=1)")
 
 
-def apply_cli_options(args: argparse.Namespace) -> None:
-    """Make the command's connection options this process's defaults (the environment
-    variables they stand for), so every connection the command opens follows them."""
+@contextlib.contextmanager
+def cli_options(args: argparse.Namespace) -> Iterator[None]:
+    """The command's connection options as this process's defaults (the environment
+    variables they stand for) while it runs, so every connection it opens follows them;
+    the environment is restored afterwards (main() may run in a longer-lived process)."""
+    wanted = {}
     if getattr(args, "pooler", None):
-        os.environ[POOLER_ENV] = args.pooler
+        wanted[POOLER_ENV] = args.pooler
     if getattr(args, "listen_dsn", None):
-        os.environ[LISTEN_DSN_ENV] = args.listen_dsn
+        wanted[LISTEN_DSN_ENV] = args.listen_dsn
     if getattr(args, "no_listen", False):
-        os.environ[NO_LISTEN_ENV] = "1"
+        wanted[NO_LISTEN_ENV] = "1"
+    before = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
