@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import select
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
@@ -23,6 +24,7 @@ from .pooling import (
 )
 
 DSN_ENV = ("TASKLEASE_DSN", "DATABASE_URL")
+IDLE_READS = 4
 __all__ = ["PREPARE_ENV", "aconnect", "connect", "idle_connection_lost", "is_connection_error",
            "is_transient", "prepare_threshold", "query", "resolve_dsn", "translate_errors"]
 
@@ -62,6 +64,7 @@ def connect(dsn: str | None, app: str, autocommit: bool = True, *,
     conn.prepare_threshold = pooling.prepare_threshold()
     if per_statement:
         conn.statement_timeout_ms = statement_timeout_ms  # type: ignore[attr-defined]
+    _note_fatal(conn)
     if after:
         conn.execute(after)
     return conn
@@ -84,31 +87,50 @@ async def aconnect(dsn: str | None, app: str, *, pooling: Optional[Pooling] = No
     conn.prepare_threshold = pooling.prepare_threshold()
     if per_statement:
         conn.statement_timeout_ms = statement_timeout_ms  # type: ignore[attr-defined]
+    _note_fatal(conn)
     if after:
         await conn.execute(after)
     return conn
+
+
+def _note_fatal(conn: Any) -> None:
+    """Remember a FATAL the server sends while the connection is idle (libpq passes it on
+    as a notice): the backend is going away even if its end of file has not arrived yet."""
+    ref = weakref.ref(conn)
+
+    def on_notice(diag: psycopg.errors.Diagnostic) -> None:
+        owner = ref()
+        if owner is not None and diag.severity_nonlocalized == "FATAL":
+            owner.tasklease_fatal = True
+
+    conn.tasklease_fatal = False
+    conn.add_notice_handler(on_notice)
 
 
 def idle_connection_lost(conn: Any) -> bool:
     """Whether an idle connection (sync or async) is known to be gone before anything is
     sent on it: closed, broken, or the server has closed its end (a terminated backend, a
     restart).  A statement sent on a connection that passes this check may still fail."""
-    if conn is None or conn.closed or conn.broken:
+    if conn is None or conn.closed or conn.broken or getattr(conn, "tasklease_fatal", False):
         return True
     pgconn = conn.pgconn
-    try:
-        readable, _, _ = select.select([pgconn.socket], [], [], 0)
-    except (OSError, ValueError, psycopg.OperationalError):
-        return True
-    if not readable:
-        return False
-    # Something arrived unasked: a notice, a notification, or the FATAL and EOF of a
-    # backend that was told to go.
-    try:
-        pgconn.consume_input()
-    except psycopg.OperationalError:
-        return True
-    return pgconn.status != psycopg.pq.ConnStatus.OK
+    # Something that arrives unasked is a notice, a notification, or the FATAL and then the
+    # end of file of a backend that was told to go: read until nothing more is waiting.
+    for _ in range(IDLE_READS):
+        try:
+            readable, _, _ = select.select([pgconn.socket], [], [], 0)
+        except (OSError, ValueError, psycopg.OperationalError):
+            return True
+        if not readable:
+            return False
+        try:
+            pgconn.consume_input()
+            pgconn.is_busy()  # parses what was read: a FATAL reaches the notice handler
+        except psycopg.OperationalError:
+            return True
+        if pgconn.status != psycopg.pq.ConnStatus.OK or getattr(conn, "tasklease_fatal", False):
+            return True
+    return False
 
 
 TRANSIENT_SQLSTATES = frozenset({"57014", "55P03", "40001", "40P01"})
