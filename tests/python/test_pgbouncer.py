@@ -121,6 +121,40 @@ def test_a_prepared_statement_lost_by_the_pooler_is_named(dsn, pooler_dsn):
                 h.close()
 
 
+# ------------------------------------------------------------------ session mode
+@pytest.fixture(scope="module")
+def session_pooler_dsn(pg_backend, base_dsn) -> str:
+    if pg_backend.cluster_dir is None:
+        pytest.skip("PgBouncer tests need a scripts/pgcluster.sh cluster (make test has one)")
+    return pg_backend.start_pooler("session")
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_worker_through_a_session_pool_listens_and_bounds(dsn, conn, session_pooler_dsn,
+                                                             tmp_path, flavour):
+    reset_witness(conn)
+    with tasklease.Client(session_pooler_dsn, pooler="session") as client:
+        client.enqueue_many([{"n": i} for i in range(20)])
+    w = WorkerProcess(session_pooler_dsn, "--pooler", "session", "--name", "sess",
+                      "--concurrency", "4", log_dir=tmp_path,
+                      handler=HANDLERS[flavour]["work"], witness_dsn=dsn)
+    try:
+        wait_until(lambda: status_counts(conn) == {"completed": 20}, timeout=60,
+                   what="all 20 completed")
+        assert "pooler=session listen=dsn" in w.log(), "LISTEN works through a session pool"
+        assert w.stop() == 0
+    finally:
+        if w.proc.poll() is None:
+            w.kill()
+    link = Link(session_pooler_dsn, "bounded", "renew", Metrics("bounded"),
+                ConnectionBounds(0.3), Pooling("session"))
+    try:
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            link.once(lambda c: c.execute("SELECT pg_sleep(3)"))
+    finally:
+        link.close()
+
+
 # ------------------------------------------------------------------ statement bounds
 def test_statements_are_bounded_through_the_pooler_and_leave_nothing_behind(pooler_dsn):
     bounds = ConnectionBounds(0.5)
