@@ -1,5 +1,6 @@
 """Worker processes against the test cluster: throughput with exactly-once witness, handler
-failures with retries, name collisions, graceful SIGTERM, metrics."""
+failures with retries, name collisions, graceful SIGTERM, metrics.  Retries, the graceful
+stop and the second signal run with both worker flavours (``flavour``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import urllib.request
 
 import pytest
 from handlers import (
+    FLAVOURS,
+    HANDLERS,
     WorkerProcess,
     enqueue_many,
     reset_witness,
@@ -24,8 +27,8 @@ def workers(dsn, conn, tmp_path):
     reset_witness(conn)
     started: list[WorkerProcess] = []
 
-    def start(*args: str) -> WorkerProcess:
-        w = WorkerProcess(dsn, *args, log_dir=tmp_path)
+    def start(*args: str, flavour: str = "threads") -> WorkerProcess:
+        w = WorkerProcess(dsn, *args, log_dir=tmp_path, handler=HANDLERS[flavour]["work"])
         started.append(w)
         return w
 
@@ -74,12 +77,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_failing_handler_is_retried_with_backoff_then_failed(conn, workers, settings):
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_failing_handler_is_retried_with_backoff_then_failed(conn, workers, settings, flavour):
     settings("retry_base_s", 1)
     bad = enqueue_many(conn, [{"fail": "boom-42"}], max_attempts=3)[0]
     good = enqueue_many(conn, [{"n": 1}])[0]
     port = _free_port()
-    w = workers("--name", "failer", "--concurrency", "2", "--metrics-port", str(port))
+    w = workers("--name", "failer", "--concurrency", "2", "--metrics-port", str(port),
+                flavour=flavour)
     wait_until(
         lambda: conn.execute("SELECT status = 'failed' FROM tasklease.tasks WHERE id = %s",
                              (bad,)).fetchone()[0],
@@ -116,9 +121,10 @@ def test_a_live_name_is_refused_with_exit_code_3(conn, workers):
     assert first.stop() == 0
 
 
-def test_sigterm_finishes_short_tasks_and_abandons_the_running_rest(conn, workers):
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_sigterm_finishes_short_tasks_and_abandons_the_running_rest(conn, workers, flavour):
     short, long_ = enqueue_many(conn, [{"sleep": 1}, {"sleep_first": 120}])
-    w = workers("--name", "term", "--concurrency", "2", "--grace-s", "4")
+    w = workers("--name", "term", "--concurrency", "2", "--grace-s", "4", flavour=flavour)
     wait_until(
         lambda: conn.execute(
             "SELECT count(*) = 2 FROM tasklease.tasks WHERE status = 'running'"
@@ -145,9 +151,10 @@ def test_sigterm_finishes_short_tasks_and_abandons_the_running_rest(conn, worker
     ).fetchone()[0] == "stopped"
 
 
-def test_a_second_signal_exits_at_once_without_releasing(conn, workers):
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_a_second_signal_exits_at_once_without_releasing(conn, workers, flavour):
     (task_id,) = enqueue_many(conn, [{"sleep_first": 120}])
-    w = workers("--name", "impatient", "--grace-s", "120")
+    w = workers("--name", "impatient", "--grace-s", "120", flavour=flavour)
     wait_until(lambda: conn.execute(
         "SELECT status = 'running' FROM tasklease.tasks WHERE id = %s", (task_id,)).fetchone()[0],
         what="the task to run")
