@@ -146,10 +146,10 @@ def test_lease_lost_set_from_another_thread_wakes_the_loop():
 
 # ------------------------------------------------------------------ a blocked loop
 def test_a_handler_that_blocks_the_loop_is_seen_and_its_lease_kept(conn, workers):
-    """The handler sleeps 4 s without awaiting, with 2 s leases: the renewals (on their
+    """The handler sleeps 6 s without awaiting, with 2 s leases: the renewals (on their
     thread) keep the lease, the loop watch logs loop_blocked and loop_unblocked, the metrics
     and the worker row say so, and the task completes on its first lease."""
-    (task_id,) = enqueue_many(conn, [{"do": "block", "block_s": 4}])
+    (task_id,) = enqueue_many(conn, [{"do": "block", "block_s": 6}])
     port = _free_port()
     w = workers("--name", "blocker", "--lease-s", "2", "--heartbeat-s", "0.5",
                 "--metrics-port", str(port))
@@ -166,7 +166,7 @@ def test_a_handler_that_blocks_the_loop_is_seen_and_its_lease_kept(conn, workers
     status, attempts, requeues, result = conn.execute(
         "SELECT status::text, attempts, requeue_count, result FROM tasklease.tasks "
         "WHERE id = %s", (task_id,)).fetchone()
-    assert (status, attempts, requeues, result) == ("completed", 1, 0, {"blocked_s": 4.0})
+    assert (status, attempts, requeues, result) == ("completed", 1, 0, {"blocked_s": 6.0})
     assert after["tasklease_loop_blocked_total"] == 1
     assert after["tasklease_lost_leases_total"] == 0
     assert after["tasklease_renew_seconds_count"] >= 3, "renewed while the loop was blocked"
