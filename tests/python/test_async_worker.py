@@ -137,8 +137,10 @@ def test_lease_lost_set_from_another_thread_wakes_the_loop():
             event.set()
             seen_at_once.append(event.is_set())
 
-        threading.Thread(target=from_thread).start()
+        thread = threading.Thread(target=from_thread)
+        thread.start()
         await asyncio.wait_for(event.wait(), 5)
+        await asyncio.to_thread(thread.join, 5)
         return seen_at_once == [True], event.is_set()
 
     assert asyncio.run(main()) == (True, True)

@@ -194,7 +194,7 @@ def test_500_tasks_through_the_pooler_with_a_kill_9(dsn, conn, pooler_dsn, tmp_p
     settings("requeue_backoff_s", 0)
     n = 500
     with tasklease.Client(pooler_dsn, pooler="transaction") as client:
-        client.enqueue_many([{"sleep": 0.02} for _ in range(n)])
+        client.enqueue_many([{"sleep": 0.05} for _ in range(n)])
     args = ["--pooler", "transaction", "--concurrency", "4", "--lease-s", "2"]
     if listen == "direct":
         args += ["--listen-dsn", dsn]
@@ -204,10 +204,13 @@ def test_500_tasks_through_the_pooler_with_a_kill_9(dsn, conn, pooler_dsn, tmp_p
             started.append(WorkerProcess(pooler_dsn, "--name", name, *args, log_dir=tmp_path,
                                          handler=HANDLERS[flavour]["work"], witness_dsn=dsn))
         a, b = started
-        held = wait_until(lambda: status_counts(conn).get("completed", 0) >= 100 and conn.execute(
-            "SELECT id, lease_token FROM tasklease.tasks WHERE status = 'running' "
-            "AND owner_id = 'pb-a'").fetchall(), timeout=60, what="pb-a to hold tasks")
+        holding = ("SELECT id, lease_token FROM tasklease.tasks WHERE status = 'running' "
+                   "AND owner_id = 'pb-a'")
+        wait_until(lambda: status_counts(conn).get("completed", 0) >= 100 and
+                   conn.execute(holding).fetchall(), timeout=60, what="pb-a to hold tasks")
         a.kill()
+        held = conn.execute(holding).fetchall()  # what it held when it died
+        assert held, "pb-a died holding tasks"
 
         def reaped() -> bool:
             proc = _cli(pooler_dsn, "reap", "--pooler", "transaction", "--json")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import logging
 import os
 import signal
 import socket
@@ -37,7 +38,6 @@ from ..db import is_transient, resolve_dsn
 from ..errors import InvalidWorkerConfig
 from ..metrics import Metrics, serve
 from ..pooling import Pooling
-from ..worker.completer import Completer
 from ..worker.core import JOIN_S, RECOVER_SQL, RELEASE_SQL, SETTINGS_SQL, STOPPED_SQL
 from ..worker.events import kv, log, one_line
 from ..worker.heartbeat import Heartbeat
@@ -55,6 +55,7 @@ from ..worker.timing import (
     default_renew_every_s,
 )
 from .claimer import AsyncClaimer
+from .completer import AsyncCompleter
 from .link import AsyncLink, fetchone
 from .listener import AsyncListener, check_listen
 from .loopwatch import LoopWatch
@@ -66,6 +67,45 @@ SYNC_REFUSED = (
     "AsyncWorker runs async def handlers, and {name} is not one: run it with tasklease.Worker "
     "(`tasklease worker` picks it for a plain function), or make it an async def that calls "
     "the blocking part with `await asyncio.to_thread(...)`")
+
+
+class Wake:
+    """The claim loop's wake-up: set() on the loop (a stored outcome, a notification, a
+    stop); wait(timeout) returns once set or after timeout.  A future and a timer per wait,
+    cheaper than asyncio.wait_for on an Event, which the loop pays once per claim."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._set = False
+        self._waiter: Optional[asyncio.Future] = None
+
+    def set(self) -> None:
+        self._set = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self, timeout: float) -> None:
+        if self._set:
+            return
+        waiter = self._waiter = self._loop.create_future()
+        timer = self._loop.call_later(max(timeout, 0.0), _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _resolve(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def is_async_handler(handler: Any) -> bool:
@@ -159,7 +199,7 @@ class AsyncWorker:
     async def run(self) -> int:
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
+        self._wake = Wake(self._loop)
         if self._stop_asked:
             self._on_stop()
         previous = self._install_signals()
@@ -219,9 +259,10 @@ class AsyncWorker:
         return Intervals(self.lease_s, self.renew_every_s, ttl, self.heartbeat_s).check()
 
     def _wire(self, registered: float) -> None:
-        """Build and start the services: claims, handlers and LISTEN on the loop; outcomes,
-        renewals, deadlines, heartbeat and the loop watch on threads of their own, each with
-        its own connection, so that a handler blocking the loop stops none of them."""
+        """Build and start the services: claims, handlers, outcomes and LISTEN on the loop
+        (no thread hand-off between a claim and the next); renewals, deadlines, heartbeat
+        and the loop watch on threads of their own, each with its own connection, so that a
+        handler blocking the loop stops none of them."""
         assert self._main is not None and self.name is not None and self.intervals is not None
         assert self._loop is not None
         iv, name, loop = self.intervals, self.name, self._loop
@@ -229,8 +270,9 @@ class AsyncWorker:
         self._inflight = InFlight(name, self.metrics)
         self._claimer = AsyncClaimer(self._main, name, self.queue, int(iv.lease_s),
                                      self._give_up, loop)
-        self._completer = Completer(self._link("complete", WORK_BOUNDS), name, self._inflight,
-                                    self.metrics, self._give_up, self._wake_from_thread)
+        self._completer = AsyncCompleter(
+            AsyncLink(self.dsn, name, "complete", self.metrics, WORK_BOUNDS, self.pooling),
+            name, self._inflight, self.metrics, self._give_up, self._wake.set)
         self._runner = Runner(self.handler, self._completer.put, name)
         self._heartbeat = Heartbeat(self._link("heartbeat", liveness), name, iv.heartbeat_s,
                                     self._info, registered, iv.worker_ttl_s)
@@ -256,12 +298,6 @@ class AsyncWorker:
     def _link(self, role: str, bounds: ConnectionBounds) -> Link:
         return Link(self.dsn, self.name or "worker", role, self.metrics, bounds, self.pooling)
 
-    def _wake_from_thread(self) -> None:
-        """The completer stored outcomes: slots are free (called on its thread)."""
-        assert self._loop is not None
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(self._wake.set)
-
     def _info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"queue": self.queue, "concurrency": self.concurrency,
                                 "version": __version__, "runtime": "asyncio"}
@@ -286,8 +322,7 @@ class AsyncWorker:
             got = await self._claim(idle) if idle > 0 and not self._stopping.is_set() else 0
             if got and got == idle:
                 continue  # every slot is busy now; the next wake is a stored outcome
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+            await self._wake.wait(self.poll_interval_s)
 
     async def _claim(self, n: int) -> int:
         try:
@@ -304,8 +339,9 @@ class AsyncWorker:
     def _dispatch(self, task: Task, how: str) -> None:
         self._inflight.add(task)
         self.metrics.inc("claimed")
-        log.info(kv(how, worker=self.name, task=task.id, token=task.lease_token,
-                    queue=task.queue, attempt=task.attempts))
+        if log.isEnabledFor(logging.INFO):  # a line per task: not formatted for nothing
+            log.info(kv(how, worker=self.name, task=task.id, token=task.lease_token,
+                        queue=task.queue, attempt=task.attempts))
         self._runner.submit(task)
 
     # ---------------------------------------------------------------- shutdown
@@ -317,11 +353,9 @@ class AsyncWorker:
         while len(self._inflight) and time.monotonic() < end:
             self._wake.clear()
             if len(self._inflight):
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(),
-                                           min(0.2, max(end - time.monotonic(), 0.0)))
+                await self._wake.wait(min(0.2, max(end - time.monotonic(), 0.0)))
         self._runner.close()
-        await asyncio.to_thread(self._completer.stop)
+        await self._completer.stop()
         await asyncio.to_thread(_stop_services, self._lease_services)  # no renewal races it
         await self._release()
         if self._listener is not None:
