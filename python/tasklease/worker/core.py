@@ -40,6 +40,7 @@ from .inflight import InFlight
 from .leases import DeadlineWatch, LeaseKeeper
 from .link import GiveUp, Link, is_transient
 from .listener import Listener
+from .signals import SignalSafeEvent
 from .slots import Slots
 from .task import Task
 from .timing import (
@@ -104,8 +105,8 @@ class Worker:
         self.me = Incarnation(str(uuid.uuid4()), socket.gethostname(), os.getpid())
         self.metrics = Metrics()
         self.intervals: Optional[Intervals] = None
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
+        self._stopping = SignalSafeEvent()  # set by the signal handler (signals.py)
+        self._wake = SignalSafeEvent()
         self._give_up = GiveUp()
         self._signals = 0
         self._main: Optional[Link] = None
