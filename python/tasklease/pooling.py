@@ -36,7 +36,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
@@ -203,17 +203,19 @@ def check_refused(exc: psycopg.OperationalError) -> None:
 
 
 # ------------------------------------------------------------------- LISTEN probe
-def probe_listen(conn: psycopg.Connection, dsn: str, app: str) -> bool:
-    """Whether conn, which must not be listening to PROBE_CHANNEL yet, receives a NOTIFY
-    sent from another connection to dsn within PROBE_S.  Leaves conn listening as before."""
-    from .db import connect  # db imports this module
+NOTIFY_SQL = "SELECT pg_notify(%s, %s)"
 
+
+def probe_listen(conn: psycopg.Connection, dsn: str, app: str,
+                 notify: Optional[Callable[[str, str], None]] = None) -> bool:
+    """Whether conn, which must not be listening to PROBE_CHANNEL yet, receives a NOTIFY
+    sent from another connection within PROBE_S: notify(channel, payload) sends it (a
+    worker uses its main connection), else a connection of its own to dsn.  Leaves conn
+    listening as before."""
     token = uuid.uuid4().hex
     conn.execute(f"LISTEN {PROBE_CHANNEL}")
     try:
-        # One plain statement, no prepared statement, no startup option: fine through anything.
-        with connect(dsn, app, pooling=Pooling("transaction")) as other:
-            other.execute("SELECT pg_notify(%s, %s)", (PROBE_CHANNEL, token))
+        (notify or _notifier(dsn, app))(PROBE_CHANNEL, token)
         deadline = time.monotonic() + PROBE_S
         while time.monotonic() < deadline:
             for note in conn.notifies(timeout=max(deadline - time.monotonic(), 0.01)):
@@ -224,6 +226,17 @@ def probe_listen(conn: psycopg.Connection, dsn: str, app: str) -> bool:
         conn.execute(f"UNLISTEN {PROBE_CHANNEL}")
 
 
+def _notifier(dsn: str, app: str) -> Callable[[str, str], None]:
+    def notify(channel: str, payload: str) -> None:
+        from .db import connect  # db imports this module
+
+        # One plain statement, no prepared statement, no startup option: fine anywhere.
+        with connect(dsn, app, pooling=Pooling("transaction")) as other:
+            other.execute(NOTIFY_SQL, (channel, payload))
+
+    return notify
+
+
 def listen_unusable(where: str) -> PoolerMisconfigured:
     return PoolerMisconfigured(LISTEN_UNUSABLE.format(where=where, seconds=PROBE_S))
 
@@ -232,13 +245,14 @@ def listen_where(pooling: Pooling) -> str:
     return "the --listen-dsn connection" if pooling.listen_dsn else "the worker's connection"
 
 
-def check_listen(dsn: str, app: str, pooling: Pooling, **kwargs: Any) -> None:
+def check_listen(dsn: str, app: str, pooling: Pooling,
+                 notify: Optional[Callable[[str, str], None]] = None, **kwargs: Any) -> None:
     """PoolerMisconfigured unless a LISTEN session on dsn receives notifications (a worker
     checks its listen target once at start, before it takes a name)."""
     from .db import connect  # db imports this module
 
     with connect(dsn, app, pooling=pooling.for_listen(), **kwargs) as conn:
-        if not probe_listen(conn, dsn, app):
+        if not probe_listen(conn, dsn, app, notify):
             raise listen_unusable(listen_where(pooling))
 
 

@@ -79,9 +79,9 @@ def test_a_worker_not_told_about_the_pooler_fails_at_once(dsn, pooler_dsn, flavo
     assert "options" in lines[0]
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
-def test_listen_through_the_pooler_is_refused_at_start(dsn, conn, pooler_dsn, flavour):
-    proc = _cli(pooler_dsn, "worker", HANDLERS[flavour]["echo"], "--name", "deaf",
+def test_listen_through_the_pooler_is_refused_at_start(dsn, conn, pooler_dsn):
+    """(The threaded worker's check is the same function: the probe test below.)"""
+    proc = _cli(pooler_dsn, "worker", HANDLERS["asyncio"]["echo"], "--name", "deaf",
                 "--pooler", "transaction", "--listen-dsn", pooler_dsn)
     assert proc.returncode == 2, proc.stderr
     assert "does not receive notifications" in proc.stderr and "--listen-dsn" in proc.stderr
@@ -129,15 +129,16 @@ def session_pooler_dsn(pg_backend, base_dsn) -> str:
     return pg_backend.start_pooler("session")
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
 def test_a_worker_through_a_session_pool_listens_and_bounds(dsn, conn, session_pooler_dsn,
-                                                             tmp_path, flavour):
+                                                             tmp_path):
+    """The asyncio worker (its connections SET their bound after connecting); the threaded
+    worker's Link is checked in-process at the end."""
     reset_witness(conn)
     with tasklease.Client(session_pooler_dsn, pooler="session") as client:
         client.enqueue_many([{"n": i} for i in range(20)])
     w = WorkerProcess(session_pooler_dsn, "--pooler", "session", "--name", "sess",
                       "--concurrency", "4", log_dir=tmp_path,
-                      handler=HANDLERS[flavour]["work"], witness_dsn=dsn)
+                      handler=HANDLERS["asyncio"]["work"], witness_dsn=dsn)
     try:
         wait_until(lambda: status_counts(conn) == {"completed": 20}, timeout=60,
                    what="all 20 completed")
@@ -194,7 +195,7 @@ def test_500_tasks_through_the_pooler_with_a_kill_9(dsn, conn, pooler_dsn, tmp_p
     settings("requeue_backoff_s", 0)
     n = 500
     with tasklease.Client(pooler_dsn, pooler="transaction") as client:
-        client.enqueue_many([{"sleep": 0.05} for _ in range(n)])
+        client.enqueue_many([{"sleep": 0.03} for _ in range(n)])
     args = ["--pooler", "transaction", "--concurrency", "4", "--lease-s", "2"]
     if listen == "direct":
         args += ["--listen-dsn", dsn]

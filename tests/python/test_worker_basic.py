@@ -1,6 +1,7 @@
 """Worker processes against the test cluster: throughput with exactly-once witness, handler
-failures with retries, name collisions, graceful SIGTERM, metrics.  Retries, the graceful
-stop and the second signal run with both worker flavours (``flavour``)."""
+failures with retries, name collisions, graceful SIGTERM, metrics.  The graceful stop runs
+with both worker flavours (``flavour``); the asyncio worker's second signal is tested where
+it matters most, with a handler blocking its loop (test_async_worker.py)."""
 
 from __future__ import annotations
 
@@ -77,14 +78,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
-def test_failing_handler_is_retried_with_backoff_then_failed(conn, workers, settings, flavour):
+def test_failing_handler_is_retried_with_backoff_then_failed(conn, workers, settings):
     settings("retry_base_s", 1)
     bad = enqueue_many(conn, [{"fail": "boom-42"}], max_attempts=3)[0]
     good = enqueue_many(conn, [{"n": 1}])[0]
     port = _free_port()
-    w = workers("--name", "failer", "--concurrency", "2", "--metrics-port", str(port),
-                flavour=flavour)
+    w = workers("--name", "failer", "--concurrency", "2", "--metrics-port", str(port))
     wait_until(
         lambda: conn.execute("SELECT status = 'failed' FROM tasklease.tasks WHERE id = %s",
                              (bad,)).fetchone()[0],
@@ -151,10 +150,9 @@ def test_sigterm_finishes_short_tasks_and_abandons_the_running_rest(conn, worker
     ).fetchone()[0] == "stopped"
 
 
-@pytest.mark.parametrize("flavour", FLAVOURS)
-def test_a_second_signal_exits_at_once_without_releasing(conn, workers, flavour):
+def test_a_second_signal_exits_at_once_without_releasing(conn, workers):
     (task_id,) = enqueue_many(conn, [{"sleep_first": 120}])
-    w = workers("--name", "impatient", "--grace-s", "120", flavour=flavour)
+    w = workers("--name", "impatient", "--grace-s", "120")
     wait_until(lambda: conn.execute(
         "SELECT status = 'running' FROM tasklease.tasks WHERE id = %s", (task_id,)).fetchone()[0],
         what="the task to run")

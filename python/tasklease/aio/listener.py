@@ -12,29 +12,35 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Optional
 
 import psycopg
 
 from ..db import aconnect
-from ..pooling import PROBE_CHANNEL, PROBE_S, Pooling, listen_unusable, listen_where
+from ..pooling import (
+    NOTIFY_SQL,
+    PROBE_CHANNEL,
+    PROBE_S,
+    Pooling,
+    listen_unusable,
+    listen_where,
+)
 from ..worker.events import kv, log, one_line
 from ..worker.listener import NOTIFY_WAIT_S
 from ..worker.timing import backoff_delays
 from .link import AsyncLink
 
+Notify = Callable[[str, str], Awaitable[None]]
 
-async def probe_listen(conn: psycopg.AsyncConnection, dsn: str, app: str) -> bool:
+
+async def probe_listen(conn: psycopg.AsyncConnection, dsn: str, app: str,
+                       notify: Optional[Notify] = None) -> bool:
     """pooling.probe_listen for an AsyncConnection."""
     token = uuid.uuid4().hex
     await conn.execute(f"LISTEN {PROBE_CHANNEL}")
     try:
-        other = await aconnect(dsn, app, pooling=Pooling("transaction"))
-        try:
-            await other.execute("SELECT pg_notify(%s, %s)", (PROBE_CHANNEL, token))
-        finally:
-            await other.close()
+        await (notify or _notifier(dsn, app))(PROBE_CHANNEL, token)
         deadline = time.monotonic() + PROBE_S
         while time.monotonic() < deadline:
             async for note in conn.notifies(timeout=max(deadline - time.monotonic(), 0.01)):
@@ -45,11 +51,23 @@ async def probe_listen(conn: psycopg.AsyncConnection, dsn: str, app: str) -> boo
         await conn.execute(f"UNLISTEN {PROBE_CHANNEL}")
 
 
-async def check_listen(dsn: str, app: str, pooling: Pooling, **kwargs: object) -> None:
+def _notifier(dsn: str, app: str) -> Notify:
+    async def notify(channel: str, payload: str) -> None:
+        other = await aconnect(dsn, app, pooling=Pooling("transaction"))
+        try:
+            await other.execute(NOTIFY_SQL, (channel, payload))
+        finally:
+            await other.close()
+
+    return notify
+
+
+async def check_listen(dsn: str, app: str, pooling: Pooling, notify: Optional[Notify] = None,
+                       **kwargs: object) -> None:
     """PoolerMisconfigured unless a LISTEN session on dsn receives notifications."""
     conn = await aconnect(dsn, app, pooling=pooling.for_listen(), **kwargs)
     try:
-        if not await probe_listen(conn, dsn, app):
+        if not await probe_listen(conn, dsn, app, notify):
             raise listen_unusable(listen_where(pooling))
     finally:
         await conn.close()

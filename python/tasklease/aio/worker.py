@@ -225,7 +225,7 @@ class AsyncWorker:
         self.intervals = await self._intervals()
         listen = self.pooling.listen_target(self.dsn)
         if listen is not None:  # before taking a name: a LISTEN that cannot work is an error
-            await check_listen(listen, "worker", self.pooling,
+            await check_listen(listen, "worker", self.pooling, self._notify,
                                **ConnectionBounds(self.intervals.liveness_timeout_s)
                                .libpq_params())
         registered = time.monotonic()
@@ -250,6 +250,12 @@ class AsyncWorker:
         if self.metrics_port is not None:
             self._http = serve(self.metrics, self.metrics_port)
         self._wire(registered)
+
+    async def _notify(self, channel: str, payload: str) -> None:
+        """The LISTEN check's NOTIFY, sent on the main connection."""
+        assert self._main is not None
+        await self._main.once(lambda c: c.execute("SELECT pg_notify(%s, %s)",
+                                                  (channel, payload)))
 
     async def _intervals(self) -> Intervals:
         assert self._main is not None

@@ -151,7 +151,7 @@ class Worker:
         self.intervals = self._intervals()
         listen = self.pooling.listen_target(self.dsn)
         if listen is not None:  # before taking a name: a LISTEN that cannot work is an error
-            check_listen(listen, "worker", self.pooling,
+            check_listen(listen, "worker", self.pooling, self._notify,
                          **ConnectionBounds(self.intervals.liveness_timeout_s).libpq_params())
         registered = time.monotonic()
         self.name = claim_name(self._main, self.name, self.me, self._info())
@@ -169,6 +169,11 @@ class Worker:
         if self.metrics_port is not None:
             self._http = serve(self.metrics, self.metrics_port)
         self._wire(registered)
+
+    def _notify(self, channel: str, payload: str) -> None:
+        """The LISTEN check's NOTIFY, sent on the main connection."""
+        assert self._main is not None
+        self._main.once(lambda c: c.execute("SELECT pg_notify(%s, %s)", (channel, payload)))
 
     def _intervals(self) -> Intervals:
         assert self._main is not None
