@@ -8,3 +8,8 @@ from typing import Any
 def handle(task: Any) -> None:
     """Does nothing: the measurement is the queue's overhead per task."""
     return None
+
+
+async def ahandle(task: Any) -> None:
+    """The same as a coroutine: ``tasklease worker bench.noop:ahandle`` runs an AsyncWorker."""
+    return None

@@ -58,6 +58,17 @@ def _worker_target(results: dict) -> dict:
     )
 
 
+def _async_target(results: dict) -> dict:
+    threads, aio = results.get("worker", {}), results.get("worker_async", {})
+    name = "async worker end to end at 16 >= the threaded worker at 16"
+    if not threads or not aio:
+        return _target(name, None, None, "")
+    c = "16" if "16" in aio and "16" in threads else max(set(aio) & set(threads), key=int)
+    r = _ratio(aio[c]["jobs_per_s"], threads[c]["jobs_per_s"])
+    return _target(name.replace("16", c), r, None if r is None else r >= 1.0,
+                   f"{aio[c]['jobs_per_s']:.0f} vs {threads[c]['jobs_per_s']:.0f} jobs/s")
+
+
 def _reaper_targets(results: dict) -> list:
     reaper = results.get("reaper", {})
     if len(reaper) < 2:
@@ -89,7 +100,8 @@ def _ui_target(results: dict) -> dict:
 
 def targets(results: dict) -> list:
     """Every target of the issue with its value and PASS (True), MISS (False) or n/a (None)."""
-    out = _api_targets(results) + [_worker_target(results)] + _reaper_targets(results)
+    out = _api_targets(results) + [_worker_target(results), _async_target(results)]
+    out += _reaper_targets(results)
     out.append(_ui_target(results))
     hot = results.get("hot")
     out.append(_target(
@@ -114,7 +126,8 @@ def targets(results: dict) -> list:
 def _throughput_lines(results: dict) -> list:
     tp = results.get("throughput", {})
     worker = results.get("worker", {})
-    cs = sorted({int(c) for by_c in list(tp.values()) + [worker] for c in by_c})
+    worker_async = results.get("worker_async", {})
+    cs = sorted({int(c) for by_c in list(tp.values()) + [worker, worker_async] for c in by_c})
     if not cs:
         return []
     lines = ["Throughput, jobs/s (median of runs; ratio to the floor of the same kind):",
@@ -122,6 +135,8 @@ def _throughput_lines(results: dict) -> list:
     rows = [(p, tp[p]) for p in PATH_ORDER if p in tp]
     if worker:
         rows.append(("worker_e2e", worker))
+    if worker_async:
+        rows.append(("worker_async", worker_async))
     for name, by_c in rows:
         cells = []
         for c in cs:
@@ -129,7 +144,7 @@ def _throughput_lines(results: dict) -> list:
             if not m:
                 cells.append(f"{'-':>18}")
                 continue
-            floor = "floor_single" if name == "worker_e2e" else FLOOR_OF.get(name)
+            floor = "floor_single" if name.startswith("worker_") else FLOOR_OF.get(name)
             r = _ratio(m["jobs_per_s"], _tput(results, floor, c)) if floor else None
             cell = f"{m['jobs_per_s']:.0f}" + (f" ({r:.2f}x)" if r is not None else "")
             cells.append(f"{cell:>18}")
@@ -282,6 +297,8 @@ def plot(results: dict, directory: Path) -> list:
     series = dict(results.get("throughput", {}))
     if results.get("worker"):
         series["worker_e2e"] = results["worker"]
+    if results.get("worker_async"):
+        series["worker_async"] = results["worker_async"]
     if series:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for name, by_c in series.items():

@@ -1,11 +1,15 @@
-"""Section 3: the Python worker end to end, with a no-op handler.
+"""Section 3: the Python workers end to end, with a no-op handler: the threaded Worker and
+the AsyncWorker, in the same run.
 
-Total concurrency c runs as processes x threads (1 = 1x1, else 2 processes of c/2 threads:
-2 cores here), each process a `tasklease worker bench.noop:handle` started from the command
-line with its defaults (lease, renewal and heartbeat rates, LISTEN/NOTIFY and polling).  When
-every worker has registered, `jobs` tasks are enqueued in one enqueue_many call (one NOTIFY);
-the time runs on the database clock from the commit of that call to the last finished_at.
-The workers are then stopped with SIGTERM and must exit 0.
+Total concurrency c runs as processes x slots (1 = 1x1, else 2 processes of c/2: 2 cores
+here), each process a `tasklease worker bench.noop:handle` (threads; c/2 handler threads) or
+`tasklease worker bench.noop:ahandle` (asyncio; --concurrency c/2 handler tasks on one loop)
+started from the command line with its defaults (lease, renewal and heartbeat rates,
+LISTEN/NOTIFY and polling).  When every worker has registered, `jobs` tasks are enqueued in
+one enqueue_many call (one NOTIFY); the time runs on the database clock from the commit of
+that call to the last finished_at.  The workers are then stopped with SIGTERM and must exit
+0.  Each repetition runs every concurrency with both flavours, one after the other, so load
+from elsewhere hits both alike.
 """
 
 from __future__ import annotations
@@ -34,7 +38,10 @@ def shape(total: int) -> tuple:
     return procs, max(1, total // procs)
 
 
-def _start_workers(dsn: str, names: list, threads: int) -> list:
+HANDLERS = {"threads": "bench.noop:handle", "asyncio": "bench.noop:ahandle"}
+
+
+def _start_workers(dsn: str, names: list, threads: int, handler: str) -> list:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     procs = []
@@ -42,7 +49,7 @@ def _start_workers(dsn: str, names: list, threads: int) -> list:
         # a file, not a pipe (a full pipe would block the worker); closed by run_once
         log_file = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115
         p = subprocess.Popen(
-            [sys.executable, "-m", "tasklease", "worker", "bench.noop:handle",
+            [sys.executable, "-m", "tasklease", "worker", handler,
              "--dsn", dsn, "--concurrency", str(threads), "--name", name,
              "--log-level", "warning"],
             cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log_file,
@@ -103,12 +110,12 @@ def _wait_done(conn: psycopg.Connection, jobs: int, procs: list, timeout: float)
         time.sleep(0.05)
 
 
-def run_once(dsn: str, total: int, jobs: int, tag: str) -> dict:
+def run_once(dsn: str, total: int, jobs: int, tag: str, flavour: str = "threads") -> dict:
     procs_n, threads = shape(total)
     names = [f"bench-e2e-{tag}-{i}" for i in range(procs_n)]
     with psycopg.connect(dsn, autocommit=True) as conn:
         schema.empty_tasklease(conn)
-        procs = _start_workers(dsn, names, threads)
+        procs = _start_workers(dsn, names, threads, HANDLERS[flavour])
         try:
             _wait_registered(conn, names, procs)
             payloads = [Jsonb({"n": i}) for i in range(jobs)]
@@ -134,20 +141,26 @@ def run_once(dsn: str, total: int, jobs: int, tag: str) -> dict:
 
 
 def run(dsn: str, cfg: Config, log: Log) -> dict:
-    """{total concurrency: {runs, jobs_per_s (median), processes, threads}}."""
-    raw: dict = {c: [] for c in cfg.worker_concurrencies}
+    """{flavour: {total concurrency: {runs, jobs_per_s (median), processes, threads}}} for
+    flavour threads and asyncio."""
+    raw: dict = {f: {c: [] for c in cfg.worker_concurrencies} for f in HANDLERS}
     for rep in range(cfg.reps):
         for total in cfg.worker_concurrencies:
-            r = run_once(dsn, total, cfg.jobs, tag=f"r{rep}-c{total}")
-            raw[total].append(r)
-            log(f"  run {rep + 1}/{cfg.reps} worker x{total:<2} ({r['processes']} proc x"
-                f" {r['threads']} threads) {r['jobs_per_s']:9.0f} jobs/s")
+            for flavour in HANDLERS:
+                r = run_once(dsn, total, cfg.jobs, tag=f"r{rep}-c{total}-{flavour[0]}",
+                             flavour=flavour)
+                raw[flavour][total].append(r)
+                log(f"  run {rep + 1}/{cfg.reps} worker x{total:<2} {flavour:<7}"
+                    f" ({r['processes']} proc x {r['threads']}) {r['jobs_per_s']:9.0f} jobs/s")
     return {
-        str(c): {
-            "runs": [round(r["jobs_per_s"], 1) for r in runs],
-            "jobs_per_s": drain.median([r["jobs_per_s"] for r in runs]),
-            "processes": runs[0]["processes"],
-            "threads": runs[0]["threads"],
+        flavour: {
+            str(c): {
+                "runs": [round(r["jobs_per_s"], 1) for r in runs],
+                "jobs_per_s": drain.median([r["jobs_per_s"] for r in runs]),
+                "processes": runs[0]["processes"],
+                "threads": runs[0]["threads"],
+            }
+            for c, runs in by_c.items()
         }
-        for c, runs in raw.items()
+        for flavour, by_c in raw.items()
     }

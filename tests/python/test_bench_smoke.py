@@ -62,12 +62,13 @@ def test_throughput_and_latency_are_positive_numbers(quick_results):
     assert set(results["latency"]) == set(PATHS)
 
 
-def test_worker_end_to_end_is_measured(quick_results):
+def test_worker_end_to_end_is_measured_for_both_flavours(quick_results):
     cfg, results, _, _ = quick_results
-    for c in cfg.worker_concurrencies:
-        m = results["worker"][str(c)]
-        assert positive(m["jobs_per_s"]), (c, m)
-        assert m["processes"] * m["threads"] == c
+    for key in ("worker", "worker_async"):
+        for c in cfg.worker_concurrencies:
+            m = results[key][str(c)]
+            assert positive(m["jobs_per_s"]), (key, c, m)
+            assert m["processes"] * m["threads"] == c
 
 
 def test_reaper_acts_on_the_stale_set_at_every_size(quick_results):

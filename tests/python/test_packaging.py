@@ -135,6 +135,8 @@ def test_tasklease_migrate_from_the_wheel_in_another_folder(installed, fresh_db,
 
 
 def test_the_wheel_needs_psycopg_only_and_rich_for_the_demo(wheel):
+    """The core needs psycopg alone; rich comes with the demo extra, psycopg-pool with the
+    console's (ui/app.py opens a ConnectionPool; dev includes ui)."""
     with zipfile.ZipFile(wheel) as zf:
         meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
         requires = [line.split(":", 1)[1].strip().replace("'", '"')
@@ -143,7 +145,8 @@ def test_the_wheel_needs_psycopg_only_and_rich_for_the_demo(wheel):
     core = [r for r in requires if "extra ==" not in r]
     assert [r.split(">")[0].split("[")[0] for r in core] == ["psycopg"]
     assert any(r.startswith("rich") and 'extra == "demo"' in r for r in requires)
-    assert not any("psycopg-pool" in r for r in requires)
+    pool = [r for r in requires if "psycopg-pool" in r]
+    assert any('extra == "ui"' in r for r in pool), pool
 
 
 def test_the_demo_handler_works_without_rich_and_the_display_says_what_is_missing(tmp_path):
