@@ -8,9 +8,9 @@ Claims (a queue named in every claim, drained with claim + complete as in sectio
                                  (the queue row's lock, the running count)
   capped_single                  max_running 4: claims serialised on the queue and capped,
                                  the throughput of a queue actually held to 4 at a time
-  mixed_single                   claim_task(owner) of every queue while another, empty queue
-                                 is paused: the cost an unlimited queue pays once any queue
-                                 is controlled
+  mixed_single                   claim_task(owner) of every queue while another queue is
+                                 paused with a backlog of 10,000 tasks that sort first: the
+                                 cost a claim of every queue pays once any queue is controlled
 Enqueues (each process calls the function in a loop, autocommit):
   enqueue, enqueue_key           enqueue() without a key, and with a fresh key per call
   enqueue_dup                    enqueue() with one key that a queued task holds: the look-up
@@ -54,7 +54,10 @@ CLAIM_PATHS: dict[str, tuple[drain.QueuePath, list[str]]] = {
     "capped_single": (_claim_path("capped_single", SINGLE, 1),
                       [f"SELECT tasklease.set_queue('{QUEUE}', max_running => 4)"]),
     "mixed_single": (_claim_path("mixed_single", ANY_SINGLE, 1),
-                     ["SELECT tasklease.set_queue('elsewhere', paused => true)"]),
+                     ["INSERT INTO tasklease.tasks (queue, payload, priority) "
+                      "SELECT 'elsewhere', '{}', -1 FROM generate_series(1, 10000)",
+                      "ANALYZE tasklease.tasks",
+                      "SELECT tasklease.set_queue('elsewhere', paused => true)"]),
     "queue_batch": (_claim_path("queue_batch", MANY_SQL, BATCH), []),
     "limited_batch": (_claim_path("limited_batch", MANY_SQL, BATCH),
                       [f"SELECT tasklease.set_queue('{QUEUE}', max_running => 1000000)"]),

@@ -22,3 +22,8 @@ def sleep1ms(task: Any) -> dict:
 def hold(task: Any) -> None:
     """Sleeps payload["hold_s"] seconds: a task that is running when its worker is killed."""
     time.sleep(float(task.payload.get("hold_s", 60)))
+
+
+async def ahandle(task: Any) -> None:
+    """The same as a coroutine: ``tasklease worker bench.noop:ahandle`` runs an AsyncWorker."""
+    return None

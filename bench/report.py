@@ -107,6 +107,18 @@ def _rate_targets(results: dict) -> list:
     return out
 
 
+def _async_target(results: dict) -> dict:
+    threads, aio = results.get("worker", {}), results.get("worker_async", {})
+    shapes = set(aio) & set(threads)
+    if not shapes:
+        return _target("async worker end to end >= the threaded worker", None, None, "")
+    top = max(shapes, key=lambda k: tuple(int(n) for n in k.split("x"))[::-1])
+    r = _ratio(aio[top]["jobs_per_s"], threads[top]["jobs_per_s"])
+    return _target(f"async worker {top} >= the threaded worker {top}", r,
+                   None if r is None else r >= 1.0,
+                   f"{aio[top]['jobs_per_s']:.0f} vs {threads[top]['jobs_per_s']:.0f} jobs/s")
+
+
 def _reaper_targets(results: dict) -> list:
     reaper = results.get("reaper", {})
     if len(reaper) < 2:
@@ -138,8 +150,8 @@ def _ui_target(results: dict) -> dict:
 
 def targets(results: dict) -> list:
     """Every target of the issue with its value and PASS (True), MISS (False) or n/a (None)."""
-    out = (_api_targets(results) + _worker_targets(results) + _rate_targets(results)
-           + _reaper_targets(results))
+    out = (_api_targets(results) + _worker_targets(results) + [_async_target(results)]
+           + _rate_targets(results) + _reaper_targets(results))
     out.append(_ui_target(results))
     hot = results.get("hot")
     out.append(_target(
@@ -179,7 +191,7 @@ def _throughput_lines(results: dict) -> list:
             if not m:
                 cells.append(f"{'-':>18}")
                 continue
-            floor = "floor_single" if name == "worker_e2e" else FLOOR_OF.get(name)
+            floor = "floor_single" if name.startswith("worker_") else FLOOR_OF.get(name)
             r = _ratio(m["jobs_per_s"], _tput(results, floor, c)) if floor else None
             cell = f"{m['jobs_per_s']:.0f}" + (f" ({r:.2f}x)" if r is not None else "")
             cells.append(f"{cell:>18}")
@@ -196,6 +208,8 @@ def _worker_lines(results: dict) -> list:
     lines = ["Worker end to end (no-op handler), jobs/s; ratio to the single-claim floor at as"
              " many connections as processes:"]
     rows = [(f"tasklease {k}", k.split("x")[0], m) for k, m in worker.items()]
+    rows += [(f"tasklease {k} asyncio", k.split("x")[0], m)
+             for k, m in results.get("worker_async", {}).items()]
     rows += [(f"pgqueuer x{k} (batch {m['batch']})", k, m) for k, m in peer.items()]
     for name, procs, m in rows:
         f = floor.get(procs)

@@ -79,6 +79,8 @@ def run_bench(dsn: str, cfg: Config, log: Log = _print) -> dict:
         results["latency"] = throughput.latency(results["throughput"], cfg.latency_concurrency)
     if cfg.wants("worker"):
         _section(results, "worker", log, lambda: worker_e2e.run(dsn, cfg, log))
+        results["worker_async"] = results["worker"].pop("asyncio")
+        results["worker"] = results["worker"].pop("threads")
     if cfg.wants("peer"):
         _section(results, "peer", log, lambda: peer.run(dsn, cfg, log))
     if cfg.wants("enqueue"):

@@ -1,11 +1,15 @@
-"""Section 3: the Python worker end to end, with a no-op handler.
+"""Section 3: the Python workers end to end, with a no-op handler: the threaded Worker and
+the AsyncWorker, in the same run.
 
 Each shape is processes x concurrency (4 x 1, 4 x 4, 4 x 8 by default: the issue's user who
-starts a few workers), each process a `tasklease worker bench.noop:handle` started from the
+starts a few workers), each process a `tasklease worker bench.noop:handle` (threads) or
+`tasklease worker bench.noop:ahandle` (asyncio: handler tasks on one loop) started from the
 command line with its defaults (lease, renewal and heartbeat rates, LISTEN/NOTIFY and
 polling).  When every worker has registered, `jobs` tasks are enqueued in one enqueue_many
 call (one NOTIFY); the time runs on the database clock from the commit of that call to the
 last finished_at.  The workers are then stopped with SIGTERM and must exit 0.
+Each repetition runs every shape with both flavours, one after the other, so load from
+elsewhere hits both alike.
 """
 
 from __future__ import annotations
@@ -31,6 +35,9 @@ Log = Callable[[str], None]
 def label(shape: tuple) -> str:
     """"4x8": processes x concurrency, the key of a shape in the results."""
     return f"{shape[0]}x{shape[1]}"
+
+
+HANDLERS = {"threads": "bench.noop:handle", "asyncio": "bench.noop:ahandle"}
 
 
 def start_workers(dsn: str, names: list, threads: int, handler: str = "bench.noop:handle",
@@ -104,12 +111,12 @@ def wait_done(conn: psycopg.Connection, jobs: int, procs: list, timeout: float) 
         time.sleep(0.05)
 
 
-def run_once(dsn: str, shape: tuple, jobs: int, tag: str) -> dict:
+def run_once(dsn: str, shape: tuple, jobs: int, tag: str, flavour: str = "threads") -> dict:
     procs_n, threads = shape
     names = [f"bench-e2e-{tag}-{i}" for i in range(procs_n)]
     with psycopg.connect(dsn, autocommit=True) as conn:
         schema.empty_tasklease(conn)
-        procs = start_workers(dsn, names, threads)
+        procs = start_workers(dsn, names, threads, HANDLERS[flavour])
         try:
             wait_registered(conn, names, procs)
             payloads = [Jsonb({"n": i}) for i in range(jobs)]
@@ -135,20 +142,26 @@ def run_once(dsn: str, shape: tuple, jobs: int, tag: str) -> dict:
 
 
 def run(dsn: str, cfg: Config, log: Log) -> dict:
-    """{"PxC": {runs, jobs_per_s (median), processes, threads}}."""
-    raw: dict = {label(s): [] for s in cfg.worker_shapes}
+    """{flavour: {"PxC": {runs, jobs_per_s (median), processes, threads}}} for flavour
+    threads and asyncio."""
+    raw: dict = {f: {label(s): [] for s in cfg.worker_shapes} for f in HANDLERS}
     for rep in range(cfg.reps):
         for shape in cfg.worker_shapes:
-            r = run_once(dsn, shape, cfg.jobs, tag=f"r{rep}-{label(shape)}")
-            raw[label(shape)].append(r)
-            log(f"  run {rep + 1}/{cfg.reps} worker {label(shape):<5} ({r['processes']} proc x"
-                f" {r['threads']} threads) {r['jobs_per_s']:9.0f} jobs/s")
+            for flavour in HANDLERS:
+                r = run_once(dsn, shape, cfg.jobs, tag=f"r{rep}-{label(shape)}-{flavour[0]}",
+                             flavour=flavour)
+                raw[flavour][label(shape)].append(r)
+                log(f"  run {rep + 1}/{cfg.reps} worker {label(shape):<5} {flavour:<7}"
+                    f" ({r['processes']} proc x {r['threads']}) {r['jobs_per_s']:9.0f} jobs/s")
     return {
-        c: {
-            "runs": [round(r["jobs_per_s"], 1) for r in runs],
-            "jobs_per_s": drain.median([r["jobs_per_s"] for r in runs]),
-            "processes": runs[0]["processes"],
-            "threads": runs[0]["threads"],
+        flavour: {
+            c: {
+                "runs": [round(r["jobs_per_s"], 1) for r in runs],
+                "jobs_per_s": drain.median([r["jobs_per_s"] for r in runs]),
+                "processes": runs[0]["processes"],
+                "threads": runs[0]["threads"],
+            }
+            for c, runs in by_c.items()
         }
-        for c, runs in raw.items()
+        for flavour, by_c in raw.items()
     }

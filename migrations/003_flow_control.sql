@@ -2,19 +2,21 @@
 -- periodic tasks (issue 13).
 --
 -- Safe on a live database (release 0.1.0 workers keep running through it):
--- the new columns are nullable or have a constant default, so adding them
--- only changes the catalog; the new tables are empty; the indexes on
--- tasklease.tasks are built CONCURRENTLY after this transaction commits (the
--- section at the end), so no claim, enqueue or completion waits for a build.
+-- the new column is nullable, so adding it only changes the catalog; the new
+-- tables are empty; the index on tasklease.tasks is built CONCURRENTLY after
+-- this transaction commits (the section at the end), so no claim, enqueue or
+-- completion waits for the build.
+--
+-- One new index on tasks, not more: every index of tasks, whatever its
+-- predicate, is opened, locked and checked by each claim, completion and
+-- enqueue.  A first version with three partial indexes (live keys, finished
+-- keys, limited running tasks) made the plain claim + complete 5-8% slower
+-- (bench/README.md).
 
 -- De-duplication: while a queued or running task of a queue holds a key,
 -- enqueue with that key returns it instead of adding another.  NULL: no key.
+-- A finished task keeps its key until a later enqueue with it takes it over.
 ALTER TABLE tasklease.tasks ADD COLUMN dedupe_key text;
-
--- Set when a claim took the task under its queue's max_running limit, so that
--- the limited claim path can count its queue's running tasks through a small
--- partial index that the plain claim path never writes to.
-ALTER TABLE tasklease.tasks ADD COLUMN limited boolean NOT NULL DEFAULT FALSE;
 
 -- Per-queue flow control (tasklease.set_queue).  A queue without a row, or
 -- with neither a limit nor a pause, is claimed as before.
@@ -57,19 +59,9 @@ CREATE TYPE tasklease.enqueued AS (
 );
 
 -- tasklease:concurrently
--- One live task per (queue, key): the arbiter of enqueue's ON CONFLICT, so
--- two producers racing with one key get one task.  Rows without a key never
--- enter it.
-CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS tasks_dedupe_live_idx
+-- At most one task per queue and key: the arbiter of enqueue's ON CONFLICT,
+-- so two producers racing with one key get one task.  Rows without a key
+-- never enter it.
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS tasks_dedupe_key_idx
 ON tasklease.tasks (queue, dedupe_key)
-WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running');
-
--- Finished tasks that still hold their key for a while (enqueue's dedupe_for).
-CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_dedupe_finished_idx
-ON tasklease.tasks (queue, dedupe_key, finished_at)
-WHERE dedupe_key IS NOT NULL AND status IN ('completed', 'failed', 'cancelled');
-
--- Running tasks of a limited queue, counted by the limited claim path.
-CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_running_limited_idx
-ON tasklease.tasks (queue)
-WHERE status = 'running' AND limited;
+WHERE dedupe_key IS NOT NULL;

@@ -9,7 +9,10 @@
 #
 # Trust authentication on 127.0.0.1, as the throwaway cluster has, for the users in
 # PGBOUNCER_USERS (space-separated; default: postgres); every database of the cluster
-# reachable by its name. As root it runs as user postgres
+# reachable by its name. ignore_startup_parameters is PGBOUNCER_IGNORE (default:
+# extra_float_digits): the libpq "options" parameter is refused, as PgBouncer 1.18 does by
+# default, so a client that sends it (a tasklease worker not told --pooler) fails loudly
+# instead of having its statement_timeout dropped without a word. As root it runs as user postgres
 # (PgBouncer refuses to run as root), so DIR must be reachable by that user, as for
 # pgcluster.sh.
 set -euo pipefail
@@ -19,7 +22,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$HERE/lib.sh"
 
 die() { printf 'pgbouncer: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
+usage() { sed -n '2,17s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2; exit 2; }
 
 CMD="${1:-}"
 DIR_ARG="${2:-}"
@@ -70,7 +73,7 @@ pool_mode = $MODE
 max_client_conn = 500
 default_pool_size = 20
 server_reset_query_always = 0
-ignore_startup_parameters = extra_float_digits,options
+ignore_startup_parameters = ${PGBOUNCER_IGNORE:-extra_float_digits}
 logfile = $WORK/pgbouncer.log
 pidfile = $PIDFILE
 EOF

@@ -4,16 +4,22 @@
 -- De-duplication keys: while a queued or running task of a queue holds a key,
 -- enqueueing with that queue and key adds nothing and returns that task's id
 -- (payload, run_after and priority of the existing task are left as they
--- are).  The unique partial index tasks_dedupe_live_idx is the arbiter, so it
--- holds under concurrency: two producers racing with one key get one task
--- (the second waits for the first to commit or roll back: a rolled-back
--- insert frees the key); a task that finished (completed, failed or
--- cancelled) frees its key, unless dedupe_for keeps it taken for that long
--- after the task's finished_at, during which the finished task's id is
--- returned.
--- Locks: the inserted rows; the index entry of a key another producer is
--- inserting right now (waited for); the queue's tasklease.queue_wakeups row
--- when this call is the one that notifies (never waited for).
+-- are).  A task that finished (completed, failed or cancelled) no longer
+-- holds its key, unless dedupe_for keeps it taken for that long after the
+-- task's finished_at, during which the finished task's id is returned.
+--
+-- The unique index tasks_dedupe_key_idx on (queue, dedupe_key) is the
+-- arbiter: a key is on at most one task of a queue, live or finished.  An
+-- enqueue that finds the key on a finished task past its window moves the
+-- key: it clears it there, then inserts the new task with it.  So every race
+-- is settled by that one index: two producers with one key get one task (the
+-- second waits for the first to commit or roll back, so a rolled-back insert
+-- frees the key); a task that finishes while another producer is inserting
+-- still holds the key until that producer looks again.
+-- Locks: the inserted rows; the finished row a key is moved from; the index
+-- entry of a key another producer is inserting right now (waited for); the
+-- queue's tasklease.queue_wakeups row when this call is the one that
+-- notifies (never waited for).
 -- Time source: now(), clock_timestamp() for the notify window.
 -- Errors: TL002 (dedupe_for), TL004 (payload), TL005 (queue), TL007
 -- (max_attempts, a key, dedupe_keys of the wrong length).
@@ -72,11 +78,12 @@ COMMENT ON FUNCTION tasklease._wake_workers(text, timestamptz) IS
 'notified within notify_window_ms (or is being notified by a transaction not yet committed).';
 
 -- One keyed task: the holder's id, or a new task.  Look first (no write for
--- a duplicate), then insert ON CONFLICT DO NOTHING: a producer that inserted
--- the key after our look-up makes us wait for its commit, then conflict (and
--- look again) or, if it rolled back, insert.  With a window, a task that
--- finished between our look-up and our insert still holds the key: then our
--- own row is deleted again and the finished task returned.
+-- a duplicate), then insert ON CONFLICT DO NOTHING; a conflict means another
+-- producer's task took the key since our look-up: look again.
+-- The look-up goes through tasks_dedupe_key_idx whatever the table's size:
+-- plpgsql caches a generic plan after five calls, and one made while the
+-- table was tiny was a seq scan, kept for the session (a keyed enqueue then
+-- cost 4 ms at 8,000 rows and grew with the table; bench/README.md).
 CREATE OR REPLACE FUNCTION tasklease._enqueue_keyed(
     p_queue text,
     p_payload jsonb,
@@ -90,10 +97,11 @@ RETURNS tasklease.enqueued
 LANGUAGE plpgsql
 VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET enable_seqscan = off
 AS $$
 DECLARE
     v_id bigint;
-    v_holder bigint;
+    h record;
 BEGIN
     IF p_key IS NULL THEN
         INSERT INTO tasklease.tasks AS t (queue, payload, priority, run_after, max_attempts)
@@ -101,51 +109,28 @@ BEGIN
         RETURNING t.id INTO v_id;
         RETURN (v_id, true);
     END IF;
-    -- Each turn ends unless the holder found by the insert finished in between.
+    -- Each turn ends unless the key changed hands since the look-up.
     FOR v_turn IN 1..10 LOOP
-        -- The holder: a queued or running task, or one finished within the window.
-        SELECT h.id INTO v_holder
-        FROM (
-            (
-                SELECT t.id FROM tasklease.tasks AS t
-                WHERE t.queue = p_queue AND t.dedupe_key = p_key
-                    AND t.status IN ('queued', 'running')
-            )
-            UNION ALL
-            (
-                SELECT t.id FROM tasklease.tasks AS t
-                WHERE p_window IS NOT NULL
-                    AND t.queue = p_queue AND t.dedupe_key = p_key
-                    AND t.status IN ('completed', 'failed', 'cancelled')
-                    AND t.finished_at >= now() - p_window
-                ORDER BY t.finished_at DESC
-                LIMIT 1
-            )
-        ) AS h
-        LIMIT 1;
-        IF v_holder IS NOT NULL THEN
-            RETURN (v_holder, false);
+        SELECT t.id, t.status, t.finished_at INTO h
+        FROM tasklease.tasks AS t
+        WHERE t.queue = p_queue AND t.dedupe_key = p_key;
+        IF h.id IS NOT NULL THEN
+            IF h.status IN ('queued', 'running')
+                OR h.finished_at >= now() - p_window THEN
+                RETURN (h.id, false);
+            END IF;
+            -- Finished, past its window: the key moves to the new task.  A
+            -- producer doing the same waits for our row lock, then finds the
+            -- key gone from the row and looks again.
+            UPDATE tasklease.tasks AS t SET dedupe_key = NULL
+            WHERE t.id = h.id AND t.dedupe_key = p_key;
         END IF;
         INSERT INTO tasklease.tasks AS t
             (queue, payload, priority, run_after, max_attempts, dedupe_key)
         VALUES (p_queue, p_payload, p_priority, p_run_after, p_max_attempts, p_key)
-        ON CONFLICT (queue, dedupe_key)
-        WHERE dedupe_key IS NOT NULL AND status IN ('queued', 'running')
-        DO NOTHING
+        ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
         RETURNING t.id INTO v_id;
         IF v_id IS NOT NULL THEN
-            IF p_window IS NOT NULL THEN
-                SELECT t.id INTO v_holder FROM tasklease.tasks AS t
-                WHERE t.queue = p_queue AND t.dedupe_key = p_key
-                    AND t.status IN ('completed', 'failed', 'cancelled')
-                    AND t.finished_at >= now() - p_window
-                ORDER BY t.finished_at DESC
-                LIMIT 1;
-                IF v_holder IS NOT NULL THEN
-                    DELETE FROM tasklease.tasks AS t WHERE t.id = v_id;
-                    RETURN (v_holder, false);
-                END IF;
-            END IF;
             RETURN (v_id, true);
         END IF;
     END LOOP;
@@ -160,7 +145,8 @@ COMMENT ON FUNCTION tasklease._enqueue_keyed(
     text, jsonb, timestamptz, int, int, text, interval
 ) IS
 'Adds one task unless a task of the queue holds its de-duplication key (queued, running, or '
-'finished within p_window): returns (id, created).';
+'finished within p_window; a finished task past it gives its key to the new one): returns '
+'(id, created).';
 
 -- What every enqueue comes down to: one task per payload, in order, each
 -- with its (id, created).  Without keys: one INSERT for the whole batch.

@@ -57,10 +57,21 @@ BEGIN
     v_lease := make_interval(secs => tasklease._check_range(
         'lease_s', coalesce(claim_tasks.lease_s, l.lease_s), 1, l.max_lease_s, 'TL002'));
 
+    -- Some queue is controlled.  A claim of every queue, or of a controlled
+    -- queue, goes through _claim_controlled; a claim of another queue only
+    -- pays this look-up and goes on below.  Two IFs, not one AND: a condition
+    -- with a subquery runs through the executor on every call (opening
+    -- queue_settings and its index) even when its first operand is false,
+    -- which cost the plain claim about 10% (bench/README.md).
     IF l.controlled_queues > 0 THEN
-        RETURN QUERY
-        SELECT * FROM tasklease._claim_controlled(v_owner, v_n, claim_tasks.queue, v_lease);
-        RETURN;
+        IF claim_tasks.queue IS NULL OR EXISTS (
+            SELECT 1 FROM tasklease.queue_settings AS s
+            WHERE s.queue = claim_tasks.queue AND (s.paused OR s.max_running IS NOT NULL)
+        ) THEN
+            RETURN QUERY
+            SELECT * FROM tasklease._claim_controlled(v_owner, v_n, claim_tasks.queue, v_lease);
+            RETURN;
+        END IF;
     END IF;
 
     -- Two statements rather than one "queue IS NULL OR" predicate, so that
@@ -145,11 +156,21 @@ COMMENT ON FUNCTION tasklease.claim_tasks(text, int, text, int) IS
 --   any queue   takes the rows of the limited queues it can without waiting
 --               (SKIP LOCKED); a limited queue another session is claiming
 --               right now is left out of this claim, as a paused one is
--- Claimed rows of a limited queue get limited = true: that is what
--- tasks_running_limited_idx counts, an index the plain path never writes.
+-- The count goes through the running set (tasks_running_owner_idx), as the
+-- reaper does: its cost follows the running tasks, not the table.  (An index
+-- of its own made every plain claim slower: bench/README.md.)
 -- A claim of every queue takes at most each held queue's free places from
--- it and fills the batch from the queues without flow control, in claim
--- order.
+-- it and fills the batch from the other queues, in claim order, picking from
+-- each runnable queue in turn: its cost follows the number of queues with
+-- queued tasks, never the backlog of a paused or full one.
+-- Plans: one generic plan per session, as in claim_tasks, so it must hold at
+-- any table size.  One made while tasks was small, or around a parameter the
+-- planner cannot estimate (a first version filtered queue <> ALL($skip) in
+-- the scan of tasks: estimated 1 row, planned as a seq scan and sort, 0.3x),
+-- is kept for the session.  Every statement here is right on an index at any
+-- size, so seq scans, bitmap scans and sorts that an ordered index scan can
+-- avoid are ruled out; and JIT, which the cost those settings add to the
+-- remaining sorts would otherwise trigger (0.5 s of compilation per claim).
 CREATE OR REPLACE FUNCTION tasklease._claim_controlled(
     p_owner text,
     p_n int,
@@ -162,6 +183,9 @@ VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_generic_plan
 SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_sort = off
+SET jit = off
 AS $$
 DECLARE
     v_n int := p_n;
@@ -169,7 +193,7 @@ DECLARE
     v_limited boolean := false;
     v_held text [] := '{}';      -- limited queues whose row this claim holds
     v_free int [] := '{}';       -- their free capacity, in the same order
-    v_skip text [];              -- queues the claim of the free queues leaves alone
+    v_skip text [];              -- paused and limited queues
     q record;
 BEGIN
     IF p_queue IS NOT NULL THEN
@@ -190,7 +214,7 @@ BEGIN
         END IF;
         IF v_limited THEN
             SELECT count(*) INTO v_running FROM tasklease.tasks AS t
-            WHERE t.status = 'running' AND t.limited AND t.queue = p_queue;
+            WHERE t.status = 'running' AND t.queue = p_queue;
             v_n := least(p_n, q.max_running - v_running);
             IF v_n <= 0 THEN
                 RETURN;
@@ -211,8 +235,7 @@ BEGIN
                 status = 'running', owner_id = p_owner,
                 lease_token = nextval('tasklease.lease_token_seq'),
                 lease_expires_at = now() + p_lease, last_heartbeat = now(),
-                attempts = t.attempts + 1, updated_at = now(),
-                limited = t.limited OR v_limited
+                attempts = t.attempts + 1, updated_at = now()
             WHERE t.id = ANY(ARRAY(SELECT p.id FROM picked AS p))
             RETURNING t.id, t.queue, t.payload, t.attempts, t.lease_token, t.lease_expires_at,
                 t.priority, t.run_after
@@ -223,9 +246,8 @@ BEGIN
         RETURN;
     END IF;
 
-    -- Every queue.  The queues the claim of the free queues leaves alone:
-    -- paused ones, and limited ones (served, when we can hold them, by the
-    -- first candidate set below).
+    -- Every queue.  Paused queues and limited ones we do not hold are left
+    -- out; a held limited queue gives at most its free places.
     SELECT coalesce(array_agg(s.queue), '{}'),
         coalesce(bool_or(s.max_running IS NOT NULL AND NOT s.paused), false)
     INTO v_skip, v_limited
@@ -255,46 +277,56 @@ BEGIN
         FROM (
             SELECT u.queue, u.ord, u.max_running - (
                 SELECT count(*) FROM tasklease.tasks AS t
-                WHERE t.status = 'running' AND t.limited AND t.queue = u.queue
+                WHERE t.status = 'running' AND t.queue = u.queue
             ) AS free
             FROM unnest(v_held, v_free) WITH ORDINALITY AS u (queue, max_running, ord)
         ) AS h;
-        v_skip := v_skip || v_held;  -- also those whose limit went while we locked
     END IF;
 
+    -- The runnable queues are walked one by one (a loose scan of
+    -- tasks_claim_queue_idx: one index descent per queue), and each eligible
+    -- queue gives its first tasks in claim order.  Filtering one scan of every
+    -- queue's tasks instead would pass every task of a paused or full queue
+    -- that sorts first: a claim then cost as much as that queue's backlog.
     RETURN QUERY
-    WITH held AS MATERIALIZED (
-        -- From each held limited queue, at most its free places.
+    WITH RECURSIVE queues AS (
+        (
+            SELECT t.queue FROM tasklease.tasks AS t
+            WHERE t.status = 'queued'
+            ORDER BY t.queue
+            LIMIT 1
+        )
+        UNION ALL
+        SELECT (
+            SELECT t.queue FROM tasklease.tasks AS t
+            WHERE t.status = 'queued' AND t.queue > prev.queue
+            ORDER BY t.queue
+            LIMIT 1
+        )
+        FROM queues AS prev
+        WHERE prev.queue IS NOT NULL
+    ),
+
+    candidates AS MATERIALIZED (
         SELECT c.id, c.priority, c.run_after
-        FROM unnest(v_held, v_free) AS h (queue, free)
+        FROM queues AS rq
+        LEFT JOIN unnest(v_held, v_free) AS h (queue, free) ON rq.queue = h.queue
         CROSS JOIN LATERAL (
             SELECT t.id, t.priority, t.run_after FROM tasklease.tasks AS t
-            WHERE t.status = 'queued' AND t.queue = h.queue AND t.run_after <= now()
+            WHERE t.status = 'queued' AND t.queue = rq.queue AND t.run_after <= now()
             ORDER BY t.priority, t.run_after, t.id
-            LIMIT least(h.free, p_n)
+            LIMIT greatest(least(coalesce(h.free, p_n), p_n), 0)
             FOR UPDATE SKIP LOCKED
         ) AS c
-        WHERE h.free > 0
+        WHERE rq.queue IS NOT NULL
+            AND (h.free > 0 OR (h.queue IS NULL AND rq.queue <> ALL(v_skip)))
     ),
 
-    free AS MATERIALIZED (
-        -- From the queues without flow control.
-        SELECT t.id, t.priority, t.run_after FROM tasklease.tasks AS t
-        WHERE t.status = 'queued' AND t.run_after <= now() AND t.queue <> ALL(v_skip)
-        ORDER BY t.priority, t.run_after, t.id
-        LIMIT p_n
-        FOR UPDATE SKIP LOCKED
-    ),
-
-    -- The first p_n of both in claim order (the others stay locked until
+    -- The first p_n in claim order (the other candidates stay locked until
     -- this claim commits, then are free again).
     picked AS (
-        SELECT u.id FROM (
-            SELECT h.id, h.priority, h.run_after FROM held AS h
-            UNION ALL
-            SELECT f.id, f.priority, f.run_after FROM free AS f
-        ) AS u
-        ORDER BY u.priority, u.run_after, u.id
+        SELECT c.id FROM candidates AS c
+        ORDER BY c.priority, c.run_after, c.id
         LIMIT p_n
     ),
 
@@ -303,8 +335,7 @@ BEGIN
             status = 'running', owner_id = p_owner,
             lease_token = nextval('tasklease.lease_token_seq'),
             lease_expires_at = now() + p_lease, last_heartbeat = now(),
-            attempts = t.attempts + 1, updated_at = now(),
-            limited = t.limited OR t.queue = ANY(v_held)
+            attempts = t.attempts + 1, updated_at = now()
         WHERE t.id = ANY(ARRAY(SELECT p.id FROM picked AS p))
         RETURNING t.id, t.queue, t.payload, t.attempts, t.lease_token, t.lease_expires_at,
             t.priority, t.run_after

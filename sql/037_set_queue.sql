@@ -5,8 +5,7 @@
 -- as the number of queues with a limit or a pause, is above 0: a database
 -- where no queue is controlled claims exactly as before.
 -- Locks: the queue's queue_settings row; the settings row controlled_queues
--- (every change of queue_settings recounts under it); when a limit is set,
--- the queue's running tasks (marked as counted against it).
+-- (every change of a limit or pause recounts under it).
 -- Time source: now().  Errors: TL005 (queue name), TL007 (max_running).
 
 -- Keeps settings.controlled_queues equal to the number of controlled queues,
@@ -35,24 +34,17 @@ COMMENT ON FUNCTION tasklease._count_controlled_queues() IS
 'Trigger of tasklease.queue_settings: recounts the controlled queues into the setting '
 'controlled_queues, which the claim path reads.';
 
-DO $$
-BEGIN
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_trigger
-        WHERE tgname = 'queue_settings_count' AND tgrelid = 'tasklease.queue_settings'::regclass
-    ) THEN
-        CREATE TRIGGER queue_settings_count
-        AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON tasklease.queue_settings
-        FOR EACH STATEMENT EXECUTE FUNCTION tasklease._count_controlled_queues();
-    END IF;
-END
-$$;
+-- Not on UPDATE OF claimed_at: limited claims write that on every claim,
+-- and must neither pay for a recount nor queue up on the counter's row.
+CREATE OR REPLACE TRIGGER queue_settings_count
+AFTER INSERT OR UPDATE OF max_running, paused OR DELETE OR TRUNCATE
+ON tasklease.queue_settings
+FOR EACH STATEMENT EXECUTE FUNCTION tasklease._count_controlled_queues();
 
 -- NULL leaves a value as it is; max_running 0 removes the limit.  A limit
--- counts the tasks already running: those are marked as counted against it
--- (limited), so the first claims after set_queue see them.  A lower limit
--- stops no task that is running; the queue hands out nothing until it is
--- below its limit.
+-- counts every running task of the queue, those running already included.
+-- A lower limit stops no task that is running; the queue hands out nothing
+-- until it is below its limit.
 CREATE OR REPLACE FUNCTION tasklease.set_queue(
     queue text,
     max_running int DEFAULT NULL,
@@ -79,10 +71,6 @@ BEGIN
         paused = coalesce(set_queue.paused, s.paused),
         updated_at = now()
     RETURNING s.* INTO r;
-    IF r.max_running IS NOT NULL THEN
-        UPDATE tasklease.tasks AS t SET limited = true
-        WHERE t.status = 'running' AND t.queue = v_queue AND NOT t.limited;
-    END IF;
     IF NOT r.paused THEN
         -- Resumed, or room for more: wake the idle workers of this queue.
         PERFORM tasklease._notify(v_queue);

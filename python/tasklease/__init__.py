@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
+from .aio import AsyncClient, AsyncWorker  # noqa: E402
 from .client import (  # noqa: E402
     Client,
     Enqueued,
@@ -14,10 +15,12 @@ from .client import (  # noqa: E402
     WorkerInfo,
 )
 from .errors import (  # noqa: E402
+    ConnectionLost,
     CronUnavailable,
     InvalidInput,
     InvalidWorkerConfig,
     MigrationError,
+    PoolerMisconfigured,
     TaskleaseError,
     TaskNotFound,
     WorkerNameInUse,
@@ -26,12 +29,16 @@ from .migrate import migrate  # noqa: E402
 from .worker import Task, Worker  # noqa: E402
 
 __all__ = [
+    "AsyncClient",
+    "AsyncWorker",
     "Client",
+    "ConnectionLost",
     "CronUnavailable",
     "Enqueued",
     "InvalidInput",
     "InvalidWorkerConfig",
     "MigrationError",
+    "PoolerMisconfigured",
     "QueueCount",
     "ReaperEntry",
     "Snapshot",

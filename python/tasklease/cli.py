@@ -1,7 +1,7 @@
 """The tasklease command line.
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 worker name in use, 4 migrate installed the schema
-but could not schedule the reaper.  Errors are one line on
+Exit codes: 0 ok, 1 error, 2 usage (also a pooler misconfiguration), 3 worker name in use,
+4 migrate installed the schema but could not schedule the reaper.  Errors are one line on
 stderr, ``tasklease: error: ...``; database errors with a TL SQLSTATE are mapped
 through tasklease.errors.  Every command prints an aligned table, or JSON with --json.
 """
@@ -25,8 +25,15 @@ import psycopg
 
 from .client import Client, Snapshot
 from .db import connect, query
-from .errors import InvalidWorkerConfig, TaskleaseError, WorkerNameInUse
+from .errors import (
+    InvalidPooling,
+    InvalidWorkerConfig,
+    PoolerMisconfigured,
+    TaskleaseError,
+    WorkerNameInUse,
+)
 from .migrate import migrate
+from .pooling import Pooling, add_cli_options, cli_options
 from .ui.cli import add_parser as _parser_ui
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NAME_IN_USE, EXIT_NOT_SCHEDULED = 0, 1, 2, 3, 4
@@ -40,10 +47,10 @@ class UsageError(Exception):
 
 # ------------------------------------------------------------------ helpers
 def _add_dsn(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--dsn",
-        help="connection string (default: TASKLEASE_DSN, DATABASE_URL, then libpq PG* variables)",
-    )
+    """The connection options of every command: --dsn, --pooler, --listen-dsn, --no-listen
+    (main() makes them the process's defaults, so every connection a command opens follows
+    them)."""
+    add_cli_options(p)
 
 
 def _env_int(name: str) -> Optional[int]:
@@ -90,7 +97,16 @@ def format_table(rows: Sequence[dict], columns: Sequence[str]) -> str:
 
 
 # ------------------------------------------------------------------ migrate
+MIGRATE_NEEDS_SESSION = (
+    "migrate cannot run through a transaction-mode pooler: it holds a session-level advisory "
+    "lock across its transactions (a pooler would leave it behind on a pooled server "
+    "connection) and runs some files statement by statement under one session's "
+    "lock_timeout. Give it a direct DSN, or a session-mode pool")
+
+
 def _cmd_migrate(args: argparse.Namespace) -> int:
+    if Pooling.resolve().transaction:
+        raise PoolerMisconfigured(MIGRATE_NEEDS_SESSION)
     report = migrate(
         args.dsn,
         migrations_dir=args.migrations_dir,
@@ -320,6 +336,8 @@ def load_handler(spec: str) -> Callable[..., Any]:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
+    """The threaded Worker for a function, the AsyncWorker for a coroutine function."""
+    from .aio import AsyncWorker, is_async_handler
     from .worker import Worker
 
     handler = load_handler(args.handler)
@@ -329,13 +347,17 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
-    worker = Worker(
-        args.dsn, handler, queue=args.queue, concurrency=args.concurrency, name=args.name,
+    options = dict(
+        queue=args.queue, concurrency=args.concurrency, name=args.name,
         lease_s=lease_s, renew_every_s=args.renew_every_s, heartbeat_s=args.heartbeat_s,
         poll_interval_s=args.poll_interval_s, grace_s=args.grace_s,
         metrics_port=args.metrics_port,
     )
-    return worker.run()
+    if is_async_handler(handler):
+        import asyncio
+
+        return asyncio.run(AsyncWorker(args.dsn, handler, **options).run())
+    return Worker(args.dsn, handler, **options).run()
 
 
 # ------------------------------------------------------------------- parser
@@ -430,7 +452,8 @@ def _parser_schedule(sub: Any) -> None:
 
 
 def _parser_worker(sub: Any) -> None:
-    p = sub.add_parser("worker", help="run tasks with MODULE:FUNCTION until SIGTERM/SIGINT")
+    p = sub.add_parser("worker", help="run tasks with MODULE:FUNCTION until SIGTERM/SIGINT "
+                                      "(an async def FUNCTION runs on asyncio)")
     _add_dsn(p)
     p.add_argument("handler", metavar="MODULE:FUNCTION")
     p.add_argument("--queue", help="only this queue (default: every queue)")
@@ -467,12 +490,13 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        with cli_options(args):
+            return args.func(args)
     except BrokenPipeError:
         # The reader went away (`tasklease status | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (UsageError, InvalidWorkerConfig) as exc:
+    except (UsageError, InvalidWorkerConfig, InvalidPooling, PoolerMisconfigured) as exc:
         print(f"tasklease: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except WorkerNameInUse as exc:

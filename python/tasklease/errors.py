@@ -88,6 +88,32 @@ class MigrationError(TaskleaseError):
     """The database's migrations disagree with the files (changed checksum, unknown version)."""
 
 
+class InvalidPooling(TaskleaseError, ValueError):
+    """An unknown --pooler / TASKLEASE_POOLER mode or TASKLEASE_PREPARE_THRESHOLD value (the
+    CLI exits 2)."""
+
+
+class PoolerMisconfigured(TaskleaseError):
+    """What tasklease was told about the connection's pooler does not match what is there:
+    LISTEN that receives nothing, a prepared statement lost between server connections, a
+    startup parameter a pooler refuses.  The message names the option to use (--pooler,
+    --listen-dsn, --no-listen).  The CLI exits 2."""
+
+
+class ConnectionLost(TaskleaseError):
+    """A client call lost its connection.  may_have_committed is False when nothing was
+    sent (the connection could not be opened within the client's connect_timeout_s): the
+    call can be made again as it is.  True when the call was sent and no answer came back:
+    it may have committed, so send it again only if doing it twice is harmless.  The next
+    call reconnects.  Reads are retried by the client itself and never raise this for a
+    connection lost after sending."""
+
+    def __init__(self, message: str, may_have_committed: bool, call: str = "") -> None:
+        super().__init__(message)
+        self.may_have_committed = may_have_committed
+        self.call = call
+
+
 _BY_CODE: dict[str, type[TaskleaseError]] = {
     cls.sqlstate: cls
     for cls in (
@@ -109,9 +135,24 @@ _BY_CODE: dict[str, type[TaskleaseError]] = {
 }
 
 
+# A server-side prepared statement that psycopg made on one server connection and a
+# transaction-mode pooler then sent to another: missing there (26000), already there
+# (42P05), or another client's with other parameters (08P01).
+_PREPARED_LOST = frozenset({"26000", "42P05", "08P01"})
+PREPARED_LOST_MESSAGE = (
+    "a prepared statement was lost between server connections ({error}): a transaction-mode "
+    "pooler (PgBouncer before 1.21, or without max_prepared_statements) is in between. Run "
+    "with --pooler transaction (TASKLEASE_POOLER=transaction, or pooler='transaction'), which "
+    "turns prepared statements off")
+
+
 def from_psycopg(exc: psycopg.Error) -> Exception:
-    """The tasklease exception for a database error with a TL code, else exc itself."""
+    """The tasklease exception for a database error with a TL code, or for a prepared
+    statement lost by a pooler, else exc itself."""
     code = getattr(exc, "sqlstate", None)
+    if code in _PREPARED_LOST and "prepared statement" in str(exc):
+        err = PoolerMisconfigured(PREPARED_LOST_MESSAGE.format(error=" ".join(str(exc).split())))
+        return err
     cls = _BY_CODE.get(code or "")
     if cls is None:
         return exc

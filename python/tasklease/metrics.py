@@ -24,14 +24,25 @@ _COUNTERS = {
 }
 
 
-class Metrics:
-    """Thread-safe counters, the in-flight gauge and the renew latency histogram."""
+_LOOP_COUNTERS = {
+    "loop_blocked": "Times the event loop did not run a callback within loop_lag_limit_s "
+                    "(a handler blocking the loop).",
+}
 
-    def __init__(self, worker: str = "") -> None:
+
+class Metrics:
+    """Thread-safe counters, the in-flight gauge and the renew latency histogram; with loop
+    (an AsyncWorker), also the event loop's lag and the leases at risk while it is blocked."""
+
+    def __init__(self, worker: str = "", loop: bool = False) -> None:
         self.worker = worker
+        self.loop = loop
         self._lock = threading.Lock()
-        self._counts = dict.fromkeys(_COUNTERS, 0)
+        self._counters = {**_COUNTERS, **(_LOOP_COUNTERS if loop else {})}
+        self._counts = dict.fromkeys(self._counters, 0)
         self._in_flight = 0
+        self._loop_lag = 0.0
+        self._at_risk = 0
         self._renew_buckets = [0] * len(RENEW_BUCKETS)
         self._renew_count = 0
         self._renew_sum = 0.0
@@ -44,6 +55,11 @@ class Metrics:
     def set_in_flight(self, n: int) -> None:
         with self._lock:
             self._in_flight = n
+
+    def set_loop_lag(self, seconds: float, at_risk: int) -> None:
+        with self._lock:
+            self._loop_lag = seconds
+            self._at_risk = at_risk
 
     def observe_renew(self, seconds: float) -> None:
         with self._lock:
@@ -64,16 +80,18 @@ class Metrics:
         with self._lock:
             return self._margin_min
 
-    def value(self, name: str) -> int:
+    def value(self, name: str) -> float:
         with self._lock:
-            return self._in_flight if name == "in_flight" else self._counts[name]
+            gauges = {"in_flight": self._in_flight, "loop_lag_seconds": self._loop_lag,
+                      "leases_at_risk": self._at_risk}
+            return gauges[name] if name in gauges else self._counts[name]
 
     def render(self) -> str:
         """The exposition text format (version 0.0.4)."""
         label = f'worker="{_escape(self.worker)}"'
         out: list[str] = []
         with self._lock:
-            for name, help_text in _COUNTERS.items():
+            for name, help_text in self._counters.items():
                 metric = f"tasklease_{name}_total"
                 out += [f"# HELP {metric} {help_text}", f"# TYPE {metric} counter"]
                 out.append(f"{metric}{{{label}}} {self._counts[name]}")
@@ -95,6 +113,17 @@ class Metrics:
                         "when a renewal was sent (local clock), since the worker started.",
                         "# TYPE tasklease_lease_margin_min_seconds gauge",
                         f"tasklease_lease_margin_min_seconds{{{label}}} {self._margin_min:.3f}"]
+            if self.loop:
+                out += [
+                    "# HELP tasklease_loop_lag_seconds How late the event loop ran the last "
+                    "probe callback (or, while one waits, how long it has waited).",
+                    "# TYPE tasklease_loop_lag_seconds gauge",
+                    f"tasklease_loop_lag_seconds{{{label}}} {self._loop_lag:.6f}",
+                    "# HELP tasklease_leases_at_risk Tasks in flight while the event loop is "
+                    "blocked: their handlers cannot see lease_lost, their outcomes wait.",
+                    "# TYPE tasklease_leases_at_risk gauge",
+                    f"tasklease_leases_at_risk{{{label}}} {self._at_risk}",
+                ]
         return "\n".join(out) + "\n"
 
 

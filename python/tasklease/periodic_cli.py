@@ -16,6 +16,7 @@ from psycopg.types.json import Jsonb
 
 from .cli import EXIT_OK, UsageError, format_table
 from .db import connect, query
+from .pooling import add_cli_options
 
 LIST_COLUMNS = ("name", "schedule", "queue", "active", "run_as", "last_tick", "last_task_id",
                 "payload")
@@ -56,8 +57,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dsn", help="connection string (default: TASKLEASE_DSN, DATABASE_URL, "
-                                 "then libpq PG* variables)")
+    add_cli_options(p)  # --dsn, --pooler, ... as every other command
     p.add_argument("--json", action="store_true")
 
 

@@ -12,6 +12,8 @@ Fixtures:
   cron_paused (function) the tasklease pg_cron jobs are inactive during the test
   pooler_dsn  (session)  base_dsn through a PgBouncer in transaction pooling mode (skipped
                          when the backend has no pgcluster.sh cluster to put it in front of)
+  report      (function) ``report(line)``: a measurement printed in the session's summary
+                         ("tasklease measurements"); reported, never asserted
 """
 
 from __future__ import annotations
@@ -28,6 +30,19 @@ from psycopg import sql
 # Tables emptied before each test that uses `dsn` (those that exist; pg_cron's are left alone).
 # queue_settings: no queue limited or paused (a trigger recounts controlled_queues).
 TRUNCATE_TABLES = ("tasks", "workers", "reaper_log", "queue_settings")
+_REPORTS: list[str] = []
+
+
+@pytest.fixture
+def report():
+    return _REPORTS.append
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if _REPORTS:
+        terminalreporter.section("tasklease measurements")
+        for line in _REPORTS:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,19 @@ The payload's ``do`` says what the handler does:
   hang                never returns
   watch_lease         waits (up to payload["wait_s"]) for task.lease_lost, then records the
                       database's clock_timestamp() in public.tl_lease_lost
+  block               (aact only) blocks the event loop for payload["block_s"] seconds
+                      (time.sleep in an async def), then returns {"blocked_s": ...}
+
+``aact`` does the same as an async def handler (an AsyncWorker runs it): hang awaits for
+ever, watch_lease awaits task.lease_lost (an asyncio.Event there).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -83,3 +90,40 @@ _ACTIONS = {
     "hang": _hang,
     "watch_lease": _watch_lease,
 }
+
+
+async def aact(task: Any) -> Any:
+    payload = task.payload if isinstance(task.payload, dict) else {}
+    do = payload.get("do", "ok")
+    if do in _ASYNC_ACTIONS:
+        return await _ASYNC_ACTIONS[do](task, payload)
+    return _ACTIONS[do](task, payload)
+
+
+async def _ahang(_task: Any, _payload: dict) -> Any:
+    await asyncio.Event().wait()
+
+
+async def _awatch_lease(task: Any, payload: dict) -> Any:
+    try:
+        await asyncio.wait_for(task.lease_lost.wait(), float(payload.get("wait_s", 60)))
+    except asyncio.TimeoutError:
+        return {"lease_lost": False}
+    await asyncio.to_thread(_record_lease_lost, task)
+    return {"lease_lost": True}
+
+
+def _record_lease_lost(task: Any) -> None:
+    conn = _witness_conn()
+    assert conn is not None
+    conn.execute("INSERT INTO public.tl_lease_lost (task_id, seen_at) "
+                 "VALUES (%s, clock_timestamp())", (task.id,))
+
+
+async def _ablock(_task: Any, payload: dict) -> Any:
+    seconds = float(payload.get("block_s", 3))
+    time.sleep(seconds)  # on purpose: no await, the event loop is blocked
+    return {"blocked_s": seconds}
+
+
+_ASYNC_ACTIONS = {"hang": _ahang, "watch_lease": _awatch_lease, "block": _ablock}

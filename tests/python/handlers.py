@@ -8,10 +8,14 @@ The witness: every execution of ``handlers.work`` that reaches its end inserts
 Payload keys understood by ``work``: ``sleep`` (seconds, every attempt), ``sleep_first``
 (seconds, first attempt only), ``fail`` (raise RuntimeError with this text), ``fail_first``
 (raise RuntimeError with this text on the first attempt only).
+
+``awork`` and ``aecho`` are the same as async def handlers (they run on an AsyncWorker:
+``tasklease worker handlers:awork``); ``HANDLERS[flavour]`` names the pair of a flavour.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -81,6 +85,33 @@ def echo(task: Any) -> Any:
     return task.payload
 
 
+async def awork(task: Any) -> dict:
+    """work() for an AsyncWorker: awaits its sleeps; the witness row is written from a
+    thread (a blocking connection), so the loop stays free."""
+    payload = task.payload if isinstance(task.payload, dict) else {}
+    if payload.get("sleep_first") and task.attempts == 1:
+        await asyncio.sleep(float(payload["sleep_first"]))
+    if payload.get("sleep"):
+        await asyncio.sleep(float(payload["sleep"]))
+    if "fail" in payload:
+        raise RuntimeError(str(payload["fail"]))
+    if "fail_first" in payload and task.attempts == 1:
+        raise RuntimeError(str(payload["fail_first"]))
+    await asyncio.to_thread(_record, task)
+    return {"pid": os.getpid(), "token": task.lease_token, "attempt": task.attempts}
+
+
+async def aecho(task: Any) -> Any:
+    return task.payload
+
+
+# The handlers of each worker flavour (tests parametrised over both use these names).
+FLAVOURS = ("threads", "asyncio")
+HANDLERS = {"threads": {"work": "handlers:work", "echo": "handlers:echo", "act": "faults:act"},
+            "asyncio": {"work": "handlers:awork", "echo": "handlers:aecho",
+                        "act": "faults:aact"}}
+
+
 # ------------------------------------------------------------------ test helpers
 WITNESS_DDL = """
 CREATE TABLE IF NOT EXISTS public.tl_witness (
@@ -115,12 +146,13 @@ def wait_until(
 class WorkerProcess:
     """A ``python -m tasklease worker handlers:work ...`` subprocess; stderr goes to a file."""
 
-    def __init__(self, dsn: str, *args: str, log_dir: Path, handler: str = "handlers:work"):
+    def __init__(self, dsn: str, *args: str, log_dir: Path, handler: str = "handlers:work",
+                 witness_dsn: Optional[str] = None):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             [str(HERE), str(REPO_ROOT / "python"), env.get("PYTHONPATH", "")]
         ).rstrip(os.pathsep)
-        env[WITNESS_ENV] = dsn
+        env[WITNESS_ENV] = witness_dsn or dsn
         env.pop("TASK_LEASE_S", None)
         self.log_path = log_dir / f"worker-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in wait()/stop()

@@ -62,12 +62,13 @@ def test_throughput_and_latency_are_positive_numbers(quick_results):
     assert set(results["latency"]) == set(PATHS)
 
 
-def test_worker_end_to_end_is_measured(quick_results):
+def test_worker_end_to_end_is_measured_for_both_flavours(quick_results):
     cfg, results, _, _ = quick_results
-    for procs, threads in cfg.worker_shapes:
-        m = results["worker"][f"{procs}x{threads}"]
-        assert positive(m["jobs_per_s"]), (procs, threads, m)
-        assert (m["processes"], m["threads"]) == (procs, threads)
+    for key in ("worker", "worker_async"):
+        for procs, threads in cfg.worker_shapes:
+            m = results[key][f"{procs}x{threads}"]
+            assert positive(m["jobs_per_s"]), (key, procs, threads, m)
+            assert (m["processes"], m["threads"]) == (procs, threads)
 
 
 def test_pgqueuer_is_drained_as_the_peer(quick_results):

@@ -297,13 +297,12 @@ def violations(conn: psycopg.Connection) -> list[str]:
     ).fetchone()[0]
     if dup:
         found.append("lease token shared by running tasks")
-    over = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM tasklease.queue_settings AS q WHERE q.max_running < ("
-        "SELECT count(*) FROM tasklease.tasks AS t WHERE t.queue = q.queue "
-        "AND t.status = 'running' AND t.limited))"
+    keys = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM tasklease.tasks WHERE dedupe_key IS NOT NULL "
+        "GROUP BY queue, dedupe_key HAVING count(*) > 1)"
     ).fetchone()[0]
-    if over:
-        found.append("more tasks claimed under a limit than max_running")
+    if keys:
+        found.append("a de-duplication key on two tasks of one queue")
     return found
 
 

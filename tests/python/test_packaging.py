@@ -135,6 +135,8 @@ def test_tasklease_migrate_from_the_wheel_in_another_folder(installed, fresh_db,
 
 
 def test_the_wheel_needs_psycopg_only_and_rich_for_the_demo(wheel):
+    """The core needs psycopg alone; rich comes with the demo extra, psycopg-pool with the
+    console's (ui/app.py opens a ConnectionPool; dev includes ui)."""
     with zipfile.ZipFile(wheel) as zf:
         meta = next(n for n in zf.namelist() if n.endswith(".dist-info/METADATA"))
         requires = [line.split(":", 1)[1].strip().replace("'", '"')

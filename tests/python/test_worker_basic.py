@@ -1,5 +1,7 @@
 """Worker processes against the test cluster: throughput with exactly-once witness, handler
-failures with retries, name collisions, graceful SIGTERM, metrics."""
+failures with retries, name collisions, graceful SIGTERM, metrics.  The graceful stop runs
+with both worker flavours (``flavour``); the asyncio worker's second signal is tested where
+it matters most, with a handler blocking its loop (test_async_worker.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import urllib.request
 
 import pytest
 from handlers import (
+    FLAVOURS,
+    HANDLERS,
     WorkerProcess,
     enqueue_many,
     reset_witness,
@@ -24,8 +28,8 @@ def workers(dsn, conn, tmp_path):
     reset_witness(conn)
     started: list[WorkerProcess] = []
 
-    def start(*args: str) -> WorkerProcess:
-        w = WorkerProcess(dsn, *args, log_dir=tmp_path)
+    def start(*args: str, flavour: str = "threads") -> WorkerProcess:
+        w = WorkerProcess(dsn, *args, log_dir=tmp_path, handler=HANDLERS[flavour]["work"])
         started.append(w)
         return w
 
@@ -116,9 +120,10 @@ def test_a_live_name_is_refused_with_exit_code_3(conn, workers):
     assert first.stop() == 0
 
 
-def test_sigterm_finishes_short_tasks_and_abandons_the_running_rest(conn, workers):
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_sigterm_finishes_short_tasks_and_abandons_the_running_rest(conn, workers, flavour):
     short, long_ = enqueue_many(conn, [{"sleep": 1}, {"sleep_first": 120}])
-    w = workers("--name", "term", "--concurrency", "2", "--grace-s", "4")
+    w = workers("--name", "term", "--concurrency", "2", "--grace-s", "4", flavour=flavour)
     wait_until(
         lambda: conn.execute(
             "SELECT count(*) = 2 FROM tasklease.tasks WHERE status = 'running'"

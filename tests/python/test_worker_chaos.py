@@ -1,16 +1,20 @@
 """Worker processes under failure: kill -9, SIGSTOP past the lease (a zombie), killed
-backends, an immediate PostgreSQL restart."""
+backends, an immediate PostgreSQL restart; each with both worker flavours (the threaded
+Worker running handlers:work, the AsyncWorker running handlers:awork)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 from handlers import (
+    FLAVOURS,
+    HANDLERS,
     REPO_ROOT,
     WorkerProcess,
     enqueue_many,
@@ -21,14 +25,15 @@ from handlers import (
 )
 
 
-@pytest.fixture
-def workers(dsn, conn, tmp_path, settings):
+@pytest.fixture(params=FLAVOURS)
+def workers(request, dsn, conn, tmp_path, settings):
     reset_witness(conn)
     settings("requeue_backoff_s", 0)  # requeued tasks are runnable at once
     started: list[WorkerProcess] = []
+    handler = HANDLERS[request.param]["work"]
 
     def start(*args: str) -> WorkerProcess:
-        w = WorkerProcess(dsn, *args, log_dir=tmp_path)
+        w = WorkerProcess(dsn, *args, log_dir=tmp_path, handler=handler)
         started.append(w)
         return w
 
@@ -208,3 +213,41 @@ def test_immediate_postgres_restart_workers_survive(conn, dsn, workers, pg_backe
         _assert_all_completed_by_their_holder(c2, n)
     assert all(p.proc.poll() is None for p in procs), "no worker crashed"
     assert [p.stop() for p in procs] == [0, 0]
+
+
+def _connect_when_back(dsn: str, timeout: float = 60.0) -> psycopg.Connection:
+    """A connection as soon as the server accepts one (tried every 10 ms)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return psycopg.connect(dsn, autocommit=True, connect_timeout=2)
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def test_claims_resume_about_a_second_after_a_restart(conn, dsn, workers, pg_backend, report,
+                                                      request):
+    """An idle worker, a restart, a task enqueued the moment the server accepts connections:
+    the worker claims it.  The delay (database clock: the claim's now() against the first
+    connection's clock_timestamp()) is reported, not asserted."""
+    if not pg_backend.can_restart:
+        pytest.skip("the backend cannot restart its server")
+    lease_s = 30
+    w = workers("--name", "resume", "--lease-s", str(lease_s), "--grace-s", "1")
+    wait_until(lambda: worker_alive(conn, "resume"), what="the worker to register")
+    time.sleep(0.5)  # idle in its claim loop
+    pg_backend.restart()
+    with _connect_when_back(dsn) as c2:
+        (ready,) = c2.execute("SELECT clock_timestamp()").fetchone()
+        (task_id,) = enqueue_many(c2, [{"sleep_first": 60}])
+        claimed_at = wait_until(lambda: c2.execute(
+            "SELECT lease_expires_at - make_interval(secs => %s) FROM tasklease.tasks "
+            "WHERE id = %s AND status = 'running' AND owner_id = 'resume'",
+            (lease_s, task_id)).fetchone(), timeout=30, what="the worker to claim again")[0]
+    flavour = request.node.callspec.params["workers"]
+    report(f"claims resumed {(claimed_at - ready).total_seconds():.2f} s after PostgreSQL "
+           f"accepted connections again (restart, idle {flavour} worker)")
+    assert w.proc.poll() is None
+    assert w.stop() == 0

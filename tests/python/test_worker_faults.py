@@ -2,7 +2,9 @@
 BaseException, a handler that never returns; a heartbeat that cannot commit; intervals that
 cannot work; workers started at the same instant; a fresh start is not a reconnect.
 
-Handlers: tests/python/faults.py (``faults:act``, the payload's ``do`` says what it does).
+Handlers: tests/python/faults.py (``faults:act``, the payload's ``do`` says what it does;
+``faults:aact`` the same as an async def, which runs on an AsyncWorker).  The tests of what
+a handler does run with both worker flavours (``flavour``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import psycopg
 import pytest
 from faults import LEASE_LOST_DDL
 from handlers import (
+    FLAVOURS,
+    HANDLERS,
     HERE,
     REPO_ROOT,
     WorkerProcess,
@@ -30,6 +34,7 @@ from handlers import (
 )
 
 UNSTORABLE = "result is not storable as jsonb: "
+both_flavours = pytest.mark.parametrize("flavour", FLAVOURS)
 
 
 @pytest.fixture
@@ -42,7 +47,9 @@ def workers(dsn, conn, tmp_path, settings):
     settings("retry_base_s", 1)
     started: list[WorkerProcess] = []
 
-    def start(*args: str, handler: str = "faults:act") -> WorkerProcess:
+    def start(*args: str, handler: str = "faults:act", flavour: str = "threads") -> WorkerProcess:
+        if handler == "faults:act":
+            handler = HANDLERS[flavour]["act"]
         w = WorkerProcess(dsn, *args, log_dir=tmp_path, handler=handler)
         started.append(w)
         return w
@@ -80,7 +87,8 @@ def _metrics(port: int) -> list[str]:
 
 
 # ------------------------------------------------------------------ handler faults
-def test_unstorable_results_fail_only_their_own_task(conn, workers, settings):
+@both_flavours
+def test_unstorable_results_fail_only_their_own_task(conn, workers, settings, flavour):
     settings("max_result_bytes", 1000)
     bad = {
         "nan": "ValueError: Out of range float values are not JSON compliant",
@@ -91,7 +99,7 @@ def test_unstorable_results_fail_only_their_own_task(conn, workers, settings):
     }
     bad_ids = {do: _enqueue(conn, do, bytes=20000) for do in bad}
     good_ids = enqueue_many(conn, [{"do": "ok", "n": i} for i in range(8)])
-    w = workers("--name", "unstorable", "--concurrency", "4")
+    w = workers("--name", "unstorable", "--concurrency", "4", flavour=flavour)
     ids = [*bad_ids.values(), *good_ids]
     wait_until(lambda: _all_finished(conn, ids), timeout=60, what="every task to finish")
     rows = _tasks(conn, ids)
@@ -106,7 +114,9 @@ def test_unstorable_results_fail_only_their_own_task(conn, workers, settings):
     assert w.stop() == 0
 
 
-def test_exceptions_that_cannot_be_stored_or_printed_still_fail_their_task(conn, workers):
+@both_flavours
+def test_exceptions_that_cannot_be_stored_or_printed_still_fail_their_task(conn, workers,
+                                                                          flavour):
     expected = {
         "nul_error": "RuntimeError: bad\\x00byte",
         "surrogate_error": "ValueError: lone \\udc80 surrogate",
@@ -114,7 +124,7 @@ def test_exceptions_that_cannot_be_stored_or_printed_still_fail_their_task(conn,
     }
     ids = {do: _enqueue(conn, do) for do in expected}
     (after,) = enqueue_many(conn, [{"do": "ok", "n": 1}])
-    w = workers("--name", "unprintable")
+    w = workers("--name", "unprintable", flavour=flavour)
     wait_until(lambda: _all_finished(conn, [*ids.values(), after]), timeout=60,
                what="every task to finish")
     rows = _tasks(conn, [*ids.values(), after])
@@ -126,14 +136,15 @@ def test_exceptions_that_cannot_be_stored_or_printed_still_fail_their_task(conn,
     assert w.stop() == 0
 
 
-def test_base_exceptions_never_kill_a_slot(conn, workers):
+@both_flavours
+def test_base_exceptions_never_kill_a_slot(conn, workers, flavour):
     """--concurrency 1: the first tasks raise SystemExit, KeyboardInterrupt, GeneratorExit;
     the one slot survives each and runs the later tasks."""
     expected = {"system_exit": "SystemExit: 3", "keyboard_interrupt": "KeyboardInterrupt",
                 "generator_exit": "GeneratorExit"}
     bad = {do: _enqueue(conn, do) for do in expected}
     later = enqueue_many(conn, [{"do": "ok", "n": i} for i in range(3)])
-    w = workers("--name", "one-slot", "--concurrency", "1")
+    w = workers("--name", "one-slot", "--concurrency", "1", flavour=flavour)
     wait_until(lambda: _all_finished(conn, [*bad.values(), *later]), timeout=60,
                what="every task to finish")
     rows = _tasks(conn, [*bad.values(), *later])
@@ -145,11 +156,13 @@ def test_base_exceptions_never_kill_a_slot(conn, workers):
     assert w.stop() == 0
 
 
-def test_a_hanging_handler_is_abandoned_at_each_deploy_until_failed(conn, workers, settings):
+@both_flavours
+def test_a_hanging_handler_is_abandoned_at_each_deploy_until_failed(conn, workers, settings,
+                                                                     flavour):
     settings("max_requeue", 2)
     task_id = _enqueue(conn, "hang")
     for deploy in range(3):
-        w = workers("--name", "deployer", "--grace-s", "1")
+        w = workers("--name", "deployer", "--grace-s", "1", flavour=flavour)
         wait_until(lambda d=deploy: conn.execute(
             "SELECT status = 'running' AND attempts = %s FROM tasklease.tasks WHERE id = %s",
             (d + 1, task_id)).fetchone()[0], timeout=30, what=f"deploy {deploy} to run it")
@@ -168,15 +181,16 @@ def test_a_hanging_handler_is_abandoned_at_each_deploy_until_failed(conn, worker
 
 
 # ------------------------------------------------------------------ deadlines
+@both_flavours
 def test_lease_lost_is_set_before_the_reaper_may_act_for_owner_dead(conn, dsn, workers,
-                                                                     settings):
+                                                                     settings, flavour):
     """The heartbeat cannot commit (a session holds the worker row): the handler is told
     its lease is lost before last_heartbeat + worker_ttl_s, when the reaper could first
     requeue the task as owner_dead, although the lease itself has minutes left."""
     ttl = 10
     settings("worker_ttl_s", ttl)
     task_id = _enqueue(conn, "watch_lease", wait_s=60)
-    w = workers("--name", "blocked", "--heartbeat-s", "1", "--lease-s", "300")
+    w = workers("--name", "blocked", "--heartbeat-s", "1", "--lease-s", "300", flavour=flavour)
     wait_until(lambda: conn.execute("SELECT status = 'running' FROM tasklease.tasks "
                                     "WHERE id = %s", (task_id,)).fetchone()[0],
                what="the handler to start")
@@ -240,10 +254,11 @@ def test_workers_started_at_the_same_instant_never_share_a_name(conn, workers):
                 p.kill()
 
 
-def test_a_fresh_worker_counts_no_reconnect(conn, workers):
+@both_flavours
+def test_a_fresh_worker_counts_no_reconnect(conn, workers, flavour):
     (task_id,) = enqueue_many(conn, [{"do": "ok", "n": 1}])
     port = _free_port()
-    w = workers("--name", "fresh-start", "--metrics-port", str(port))
+    w = workers("--name", "fresh-start", "--metrics-port", str(port), flavour=flavour)
     wait_until(lambda: status_counts(conn) == {"completed": 1}, what="the task to complete")
     lines = _metrics(port)
     assert 'tasklease_reconnects_total{worker="fresh-start"} 0' in lines

@@ -1,14 +1,19 @@
 """The worker's services in-process against the test database: the completer's per-task
-isolation, and the bounds every worker connection carries."""
+isolation (the threaded Completer and the AsyncWorker's AsyncCompleter, held to the same
+cases), and the bounds every worker connection carries."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 
 import psycopg
-from handlers import enqueue_many
+import pytest
+from handlers import FLAVOURS, enqueue_many
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from tasklease.aio.completer import AsyncCompleter
+from tasklease.aio.link import AsyncLink
 from tasklease.metrics import Metrics
 from tasklease.worker import Task
 from tasklease.worker.completer import Completer
@@ -35,20 +40,46 @@ def _completer(dsn: str, tasks: list[Task]) -> tuple[Completer, Metrics, Link]:
     return Completer(link, OWNER, inflight, metrics, lambda: False, lambda: None), metrics, link
 
 
-def test_one_poisoned_outcome_in_a_batch_costs_no_other(conn, dsn, settings):
+def _store(dsn: str, tasks: list[Task], outcomes: list[Outcome], flavour: str) -> Metrics:
+    """Hand the outcomes to a completer of the flavour and flush it once."""
+    metrics = Metrics(OWNER)
+    inflight = InFlight(OWNER, metrics)
+    for t in tasks:
+        inflight.add(t)
+    bounds = ConnectionBounds(30)
+    if flavour == "threads":
+        link = Link(dsn, OWNER, "complete", metrics, bounds)
+        completer = Completer(link, OWNER, inflight, metrics, lambda: False, lambda: None)
+        for o in outcomes:
+            completer.put(o)
+        completer.flush()
+        link.close()
+        return metrics
+
+    async def store() -> None:
+        alink = AsyncLink(dsn, OWNER, "complete", metrics, bounds)
+        acompleter = AsyncCompleter(alink, OWNER, inflight, metrics, lambda: False,
+                                    lambda: None)
+        for o in outcomes:
+            acompleter.put(o)
+        await acompleter.flush()
+        await alink.close()
+
+    asyncio.run(store())
+    return metrics
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_one_poisoned_outcome_in_a_batch_costs_no_other(conn, dsn, settings, flavour):
     """One complete_tasks call would carry all four; two of them the server refuses (too
     large: TL012; JSON it rejects: 22P02).  The other two are completed, the poisoned two
     become handler failures, and nothing is retried for ever."""
     settings("max_result_bytes", 1000)
     enqueue_many(conn, [{"n": i} for i in range(4)], max_attempts=1)
     tasks = _claimed(conn, 4)
-    completer, metrics, link = _completer(dsn, tasks)
     big = json.dumps({"blob": os.urandom(5000).hex()})
     results = ['{"n": 0}', big, '{"r": NaN}', '{"n": 3}']
-    for task, result in zip(tasks, results):
-        completer.put(Outcome(task, True, result))
-    completer.flush()
-    link.close()
+    metrics = _store(dsn, tasks, [Outcome(t, True, r) for t, r in zip(tasks, results)], flavour)
     rows = {r[0]: r[1:] for r in conn.execute(
         "SELECT id, status::text, result, last_error FROM tasklease.tasks")}
     assert rows[tasks[0].id][:2] == ("completed", {"n": 0})
@@ -63,15 +94,13 @@ def test_one_poisoned_outcome_in_a_batch_costs_no_other(conn, dsn, settings):
     assert metrics.value("in_flight") == 0
 
 
-def test_an_outcome_even_fail_task_refuses_is_dropped_and_the_rest_stored(conn, dsn):
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_an_outcome_even_fail_task_refuses_is_dropped_and_the_rest_stored(conn, dsn, flavour):
     enqueue_many(conn, [{"n": i} for i in range(2)])
     good, bad = _claimed(conn, 2)
     bad.lease_token = None  # fail_task refuses it (TL007), whatever is retried
-    completer, metrics, link = _completer(dsn, [good, bad])
-    completer.put(Outcome(bad, False, error="boom"))
-    completer.put(Outcome(good, True, '{"ok": true}'))
-    completer.flush()
-    link.close()
+    metrics = _store(dsn, [good, bad], [Outcome(bad, False, error="boom"),
+                                        Outcome(good, True, '{"ok": true}')], flavour)
     assert conn.execute("SELECT status::text FROM tasklease.tasks WHERE id = %s",
                         (good.id,)).fetchone()[0] == "completed"
     assert conn.execute("SELECT status::text FROM tasklease.tasks WHERE id = %s",

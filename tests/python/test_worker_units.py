@@ -157,3 +157,26 @@ def test_a_slot_outlives_every_kind_of_handler_exit():
     slots.stop()
     time.sleep(0.2)
     assert out.empty() and not late.started, "a closed slot starts nothing"
+
+
+# ------------------------------------------------------------------ signals
+def test_a_signal_handler_can_set_the_stop_events_while_their_lock_is_held():
+    """The main thread may be inside Event.clear()/wait() (holding the event's lock) when
+    SIGTERM arrives: the handler's set() must not wait for that lock for ever."""
+    import os
+    import signal
+
+    from tasklease.worker import Worker
+    from tasklease.worker.signals import SignalSafeEvent
+
+    worker = Worker("postgresql://nobody@127.0.0.1:1/none", lambda task: None)
+    assert isinstance(worker._wake, SignalSafeEvent)
+    assert isinstance(worker._stopping, SignalSafeEvent)
+    previous = signal.signal(signal.SIGUSR1, lambda *_: worker.stop())
+    try:
+        with worker._wake._cond, worker._stopping._cond:  # as inside clear() or wait()
+            os.kill(os.getpid(), signal.SIGUSR1)
+            time.sleep(0.05)  # the handler runs here, in this thread
+        assert worker._stopping.is_set() and worker._wake.is_set()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)

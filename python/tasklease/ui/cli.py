@@ -14,6 +14,8 @@ import os
 import sys
 from typing import Any
 
+from ..pooling import add_cli_options
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 TOKEN_ENV = "TASKLEASE_UI_TOKEN"
 MISSING_EXTRA = ("tasklease: error: `tasklease ui` needs the ui extra: "
@@ -22,10 +24,7 @@ MISSING_EXTRA = ("tasklease: error: `tasklease ui` needs the ui extra: "
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("ui", help="serve the operations console (needs tasklease[ui])")
-    p.add_argument(
-        "--dsn",
-        help="connection string (default: TASKLEASE_DSN, DATABASE_URL, then libpq PG* variables)",
-    )
+    add_cli_options(p)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; any other needs a token)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")

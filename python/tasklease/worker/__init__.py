@@ -27,6 +27,8 @@ Pure modules, shared with any other worker flavour (no threads, no I/O): timing.
 interval rule, deadline arithmetic, connection bounds, backoff), outcomes.py (outcome
 encoding), events.py (log lines), task.py.  The rest: link.py (a connection re-opened
 with backoff), identity.py (the worker name), inflight.py (the tasks in flight, one lock).
+The asyncio worker (tasklease/aio) shares the pure modules, and runs this package's
+completer, lease keeper, deadline watch and heartbeat as they are.
 
 Who writes which Task field (one writer at a time; the others only read):
   id, queue, payload,   the main thread, when it creates the Task (claim or adopt);

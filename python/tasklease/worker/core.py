@@ -39,8 +39,8 @@ import psycopg
 
 from .. import __version__
 from ..db import resolve_dsn
-from ..errors import InvalidWorkerConfig
 from ..metrics import Metrics, serve
+from ..pooling import Pooling, check_listen
 from .claimer import Claimer
 from .completer import Completer
 from .events import info, kv, log, one_line
@@ -52,12 +52,14 @@ from .link import GiveUp, Link, is_transient
 from .listener import Listener
 from .outcomes import Outcome
 from .reaper import Reaper
+from .signals import SignalSafeEvent
 from .slots import Slots
 from .task import Task
 from .timing import (
     WORK_STATEMENT_TIMEOUT_S,
     ConnectionBounds,
     Intervals,
+    check_options,
     default_renew_every_s,
 )
 
@@ -78,8 +80,10 @@ class Worker:
     """Runs handler(task) for tasks of queue (all queues when None) until stopped.
 
     No I/O happens before run().  run() returns 0 after a graceful stop; it raises
-    WorkerNameInUse when a live worker holds the explicit name, and InvalidWorkerConfig
-    when the intervals break the rule of tasklease.worker.timing.
+    WorkerNameInUse when a live worker holds the explicit name, InvalidWorkerConfig
+    when the intervals break the rule of tasklease.worker.timing, and PoolerMisconfigured
+    when LISTEN cannot work where pooling says it should (tasklease.pooling).
+    pooler, listen_dsn and listen default to the environment (Pooling.resolve).
     """
 
     def __init__(
@@ -97,16 +101,12 @@ class Worker:
         grace_s: float = 30.0,
         metrics_port: Optional[int] = None,
         install_signals: bool = True,
+        pooler: Optional[str] = None,
+        listen_dsn: Optional[str] = None,
+        listen: Optional[bool] = None,
     ) -> None:
-        if concurrency < 1:
-            raise InvalidWorkerConfig("concurrency must be at least 1")
-        if lease_s is not None and lease_s < 1:
-            raise InvalidWorkerConfig("lease_s must be at least 1 second")
-        if grace_s < 0:
-            raise InvalidWorkerConfig("grace_s must not be negative")
-        if lease_s is not None:  # what can be checked without the database's settings
-            renew = renew_every_s or default_renew_every_s(lease_s)
-            Intervals(lease_s, renew, float("inf"), heartbeat_s).check()
+        check_options(concurrency, lease_s, renew_every_s, heartbeat_s, grace_s)
+        self.pooling = Pooling.resolve(pooler, listen_dsn, listen)
         self.dsn = resolve_dsn(dsn)
         self.handler = handler
         self.queue = queue
@@ -122,8 +122,8 @@ class Worker:
         self.me = Incarnation(str(uuid.uuid4()), socket.gethostname(), os.getpid())
         self.metrics = Metrics()
         self.intervals: Optional[Intervals] = None
-        self._stopping = threading.Event()
-        self._wake = threading.Event()
+        self._stopping = SignalSafeEvent()  # set by the signal handler (signals.py)
+        self._wake = SignalSafeEvent()
         self._notified = False  # set by the listener with _wake: a task may be waiting
         self._recheck_at: Optional[float] = None
         # Held by the one thread using the work connection (self._main) at a time: the
@@ -171,8 +171,12 @@ class Worker:
 
     # ----------------------------------------------------------------- startup
     def _start(self) -> None:
-        self._main = Link(self.dsn, "worker", "main", self.metrics, WORK_BOUNDS)
+        self._main = Link(self.dsn, "worker", "main", self.metrics, WORK_BOUNDS, self.pooling)
         self.intervals = self._intervals()
+        listen = self.pooling.listen_target(self.dsn)
+        if listen is not None:  # before taking a name: a LISTEN that cannot work is an error
+            check_listen(listen, "worker", self.pooling, self._notify,
+                         **ConnectionBounds(self.intervals.liveness_timeout_s).libpq_params())
         registered = time.monotonic()
         self.name = claim_name(self._main, self.name, self.me, self._info())
         self._main.rename(self.name)  # not a reconnect: no event=reconnected at start
@@ -184,10 +188,16 @@ class Worker:
                     pid=self.me.pid, queue=self.queue or "*", concurrency=self.concurrency,
                     lease_s=iv.lease_s, renew_every_s=f"{iv.renew_every_s:g}",
                     heartbeat_s=f"{iv.heartbeat_s:g}", worker_ttl_s=iv.worker_ttl_s,
-                    margin_s=f"{iv.margin_s:g}", recovered=recovered))
+                    margin_s=f"{iv.margin_s:g}", recovered=recovered,
+                    pooler=self.pooling.pooler, listen=self.pooling.describe_listen(self.dsn)))
         if self.metrics_port is not None:
             self._http = serve(self.metrics, self.metrics_port)
         self._wire(registered)
+
+    def _notify(self, channel: str, payload: str) -> None:
+        """The LISTEN check's NOTIFY, sent on the main connection."""
+        assert self._main is not None
+        self._main.once(lambda c: c.execute("SELECT pg_notify(%s, %s)", (channel, payload)))
 
     def _intervals(self) -> Intervals:
         assert self._main is not None
@@ -218,14 +228,18 @@ class Worker:
         self._services = [
             self._heartbeat,
             Reaper(self._link("reaper", WORK_BOUNDS), name, self._reap_interval_s, self.metrics),
-            Listener(self._link("listen", liveness), name, self.queue, self._on_notify),
         ]
+        listen = self.pooling.listen_target(self.dsn)
+        if listen is not None:  # else poll only, every poll_interval_s
+            self._services.append(Listener(
+                Link(listen, name, "listen", self.metrics, liveness, self.pooling.for_listen()),
+                name, self.queue, self._on_notify))
         self._slots.start()
         for s in self._lease_services + self._services:
             s.start()
 
     def _link(self, role: str, bounds: ConnectionBounds) -> Link:
-        return Link(self.dsn, self.name or "worker", role, self.metrics, bounds)
+        return Link(self.dsn, self.name or "worker", role, self.metrics, bounds, self.pooling)
 
     def _info(self) -> dict[str, Any]:
         info: dict[str, Any] = {"queue": self.queue, "concurrency": self.concurrency,

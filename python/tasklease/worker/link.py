@@ -1,8 +1,9 @@
 """Link: one thread's own autocommit connection, re-opened with backoff when it breaks.
 
-Every worker connection is bounded: a statement_timeout (libpq options, merged with any
-the DSN or PGOPTIONS already give) and TCP keepalives plus tcp_user_timeout scaled to it,
-so a hung call or a silent peer is given up instead of blocking its thread for ever.
+Every worker connection is bounded: a statement_timeout (how it is sent depends on the
+pooling: tasklease/pooling.py) and TCP keepalives plus tcp_user_timeout scaled to it, so a
+hung call or a silent peer is given up instead of blocking its thread for ever.  A lost
+connection is re-opened at most RECONNECT_MAX_S after the server accepts connections again.
 
 Errors, in three kinds:
   connection  the connection is gone: dropped, re-opened, retried until give_up()
@@ -14,47 +15,27 @@ Errors, in three kinds:
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from typing import Optional, TypeVar
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 
-from ..db import connect, translate_errors
+from ..db import (  # noqa: F401 - is_transient is part of this module's API
+    TRANSIENT_SQLSTATES,
+    connect,
+    is_connection_error,
+    is_transient,
+    translate_errors,
+)
 from ..metrics import Metrics
+from ..pooling import Pooling
 from .events import kv, log, one_line
-from .timing import ConnectionBounds, backoff_delays
+from .timing import RECONNECT_MAX_S, ConnectionBounds, backoff_delays
 
 T = TypeVar("T")
 
-TRANSIENT_SQLSTATES = frozenset({"57014", "55P03", "40001", "40P01"})
 TRANSIENT_TRIES = 3
-
-
-def is_connection_error(exc: BaseException, conn: Optional[psycopg.Connection]) -> bool:
-    """Whether exc means the connection is gone (rather than the statement refused)."""
-    if isinstance(exc, psycopg.InterfaceError):
-        return True
-    if not isinstance(exc, psycopg.OperationalError):
-        return False
-    return conn is None or conn.closed or conn.broken
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A statement cancelled or in conflict on a live connection: worth a few more tries."""
-    return isinstance(exc, psycopg.Error) and exc.sqlstate in TRANSIENT_SQLSTATES
-
-
-def session_options(dsn: str, bounds: ConnectionBounds) -> str:
-    """libpq options: the DSN's (else PGOPTIONS) plus this link's statement_timeout."""
-    try:
-        given = conninfo_to_dict(dsn).get("options") if dsn else None
-    except psycopg.ProgrammingError:
-        given = None
-    given = given or os.environ.get("PGOPTIONS", "")
-    return f"{given} -c statement_timeout={bounds.statement_timeout_ms}".strip()
 
 
 class GiveUp:
@@ -73,15 +54,17 @@ class Link:
     one thread only."""
 
     def __init__(self, dsn: str, app: str, role: str, metrics: Metrics,
-                 bounds: ConnectionBounds) -> None:
+                 bounds: ConnectionBounds, pooling: Optional[Pooling] = None) -> None:
         self.dsn, self.app, self.role, self.metrics, self.bounds = dsn, app, role, metrics, bounds
+        self.pooling = pooling or Pooling.resolve()
         self.conn: Optional[psycopg.Connection] = None
         self.reconnects = 0
         self._ever_connected = False
 
     def _ensure(self) -> psycopg.Connection:
         if self.conn is None or self.conn.closed:
-            self.conn = connect(self.dsn, self.app, options=session_options(self.dsn, self.bounds),
+            self.conn = connect(self.dsn, self.app, pooling=self.pooling,
+                                statement_timeout_ms=self.bounds.statement_timeout_ms,
                                 **self.bounds.libpq_params())
             if self._ever_connected:
                 self.reconnects += 1
@@ -122,7 +105,7 @@ class Link:
     def retry(self, fn: Callable[[psycopg.Connection], T], give_up: Callable[[], bool]) -> T:
         """fn(conn), retried after connection errors (backoff, jitter) until give_up(), and
         after transient errors at most TRANSIENT_TRIES times in all."""
-        delays = backoff_delays()
+        delays = backoff_delays(cap=RECONNECT_MAX_S)
         transient = 0
         while True:
             try:

@@ -15,7 +15,8 @@ from typing import Any
 class Task:
     """What a handler receives.  lease_lost is set when the lease is known or presumed gone
     (or the worker is giving it back): the handler should then stop its side effects; its
-    outcome may be refused."""
+    outcome may be refused.  A threading.Event for Worker; for AsyncWorker an asyncio.Event
+    that the worker's threads may set (tasklease.aio.task.LoopEvent)."""
 
     id: int
     queue: str

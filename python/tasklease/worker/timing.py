@@ -26,6 +26,9 @@ from typing import Optional
 from ..errors import InvalidWorkerConfig
 
 BACKOFF_MIN_S, BACKOFF_MAX_S = 0.1, 5.0
+# A lost connection is tried again at least this often: a worker claims again within about
+# a second of the server accepting connections (a refused attempt costs the server little).
+RECONNECT_MAX_S = 1.0
 MARGIN_SHARE, MARGIN_MIN_S, MARGIN_MAX_S = 0.1, 0.5, 5.0
 TICK_MAX_S = 0.25
 RENEW_MIN_S = 0.2
@@ -34,6 +37,25 @@ RENEW_MIN_S = 0.2
 # retried (a bounded number of times) than waited for.
 WORK_STATEMENT_TIMEOUT_S = 30.0
 LIVENESS_TIMEOUT_MIN_S, LIVENESS_TIMEOUT_MAX_S = 1.0, 30.0
+# An event loop that has not run a callback handed to it this long ago is blocked (an
+# AsyncWorker's handler that does not await); it is probed every LOOP_TICK_S.
+LOOP_LAG_LIMIT_S = 1.0
+LOOP_TICK_S = 0.1
+
+
+def check_options(concurrency: int, lease_s: Optional[float], renew_every_s: Optional[float],
+                  heartbeat_s: float, grace_s: float) -> None:
+    """InvalidWorkerConfig for what can be judged before the database's settings are read
+    (every worker flavour checks the same)."""
+    if concurrency < 1:
+        raise InvalidWorkerConfig("concurrency must be at least 1")
+    if lease_s is not None and lease_s < 1:
+        raise InvalidWorkerConfig("lease_s must be at least 1 second")
+    if grace_s < 0:
+        raise InvalidWorkerConfig("grace_s must not be negative")
+    if lease_s is not None:
+        renew = renew_every_s or default_renew_every_s(lease_s)
+        Intervals(lease_s, renew, float("inf"), heartbeat_s).check()
 
 
 def default_renew_every_s(lease_s: float) -> float:

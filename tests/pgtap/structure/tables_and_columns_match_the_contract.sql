@@ -1,7 +1,7 @@
 -- The tables and key columns of the public contract exist with their types.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(55);
+SELECT plan(53);
 
 SELECT has_schema('tasklease');
 SELECT has_table('tasklease', 'tasks', 'table tasks exists');
@@ -44,8 +44,6 @@ SELECT col_not_null('tasklease', 'tasks', 'payload', 'tasks.payload is NOT NULL'
 SELECT col_not_null('tasklease', 'tasks', 'status', 'tasks.status is NOT NULL');
 
 SELECT col_type_is('tasklease', 'tasks', 'dedupe_key', 'text', 'tasks.dedupe_key is text');
-SELECT col_type_is('tasklease', 'tasks', 'limited', 'boolean', 'tasks.limited is boolean');
-SELECT col_not_null('tasklease', 'tasks', 'limited', 'tasks.limited is NOT NULL');
 SELECT has_table('tasklease', 'queue_settings', 'table queue_settings exists');
 SELECT col_is_pk('tasklease', 'queue_settings', 'queue', 'queue_settings.queue is the primary key');
 SELECT has_table('tasklease', 'periodic_schedules', 'table periodic_schedules exists');

@@ -1,0 +1,83 @@
+"""Runner: the handler coroutines of an AsyncWorker, one asyncio task per claimed task; no
+database I/O.  The asyncio twin of tasklease.worker.slots.
+
+Whatever the handler returns or raises (BaseException included: SystemExit,
+KeyboardInterrupt, GeneratorExit, and a CancelledError the worker did not ask for) becomes
+an Outcome (outcomes.py) handed to deliver(); none of it reaches the event loop.  Only the
+worker's own cancellation, at the end of a graceful stop, ends a handler without an
+outcome: its task has been given back by then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, Optional
+
+from ..worker.events import kv, log, one_line
+from ..worker.outcomes import Outcome, outcome_of_exception, outcome_of_return
+from ..worker.task import Task
+
+Handler = Callable[[Task], Awaitable[Any]]
+
+
+class Runner:
+    def __init__(self, handler: Handler, deliver: Callable[[Outcome], None], owner: str) -> None:
+        self._handler = handler
+        self._deliver = deliver
+        self._owner = owner
+        self._closed = False
+        self._cancelling = False
+        self._running: set[asyncio.Task] = set()
+
+    def submit(self, task: Task) -> None:
+        """Run the handler for task (it starts at the loop's next turn)."""
+        future = asyncio.ensure_future(self._serve(task))
+        self._running.add(future)
+        future.add_done_callback(self._running.discard)
+
+    def close(self) -> None:
+        """No handler starts from now on (a task not started yet stays so, to be released)."""
+        self._closed = True
+
+    async def cancel(self, wait_s: float) -> int:
+        """Cancel the handlers still running (their tasks were given back) and wait up to
+        wait_s for them to end; how many did not end in time."""
+        self._cancelling = True
+        running = list(self._running)
+        for future in running:
+            future.cancel()
+        if not running:
+            return 0
+        _, pending = await asyncio.wait(running, timeout=wait_s)
+        return len(pending)
+
+    async def _serve(self, task: Task) -> None:
+        try:
+            outcome = await self._execute(task)
+            if outcome is not None:
+                self._deliver(outcome)
+        except asyncio.CancelledError:
+            if self._cancelling:
+                raise
+            log.error(kv("runner_error", worker=self._owner, task=task.id,
+                         error="CancelledError"))
+        except BaseException as exc:  # noqa: BLE001 - nothing a handler does reaches the loop
+            log.error(kv("runner_error", worker=self._owner, task=task.id, error=one_line(exc)))
+
+    async def _execute(self, task: Task) -> Optional[Outcome]:
+        if self._closed:
+            return None
+        task.started = True
+        try:
+            value = await self._handler(task)
+        except asyncio.CancelledError as exc:
+            if self._cancelling:
+                raise  # the graceful stop ended it: its task is given back already
+            task.finished = True
+            return outcome_of_exception(task, exc)
+        except BaseException as exc:  # noqa: BLE001 - any handler exit becomes fail_task
+            task.finished = True
+            return outcome_of_exception(task, exc)
+        task.finished = True
+        return outcome_of_return(task, value)

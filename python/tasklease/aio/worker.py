@@ -1,0 +1,433 @@
+"""AsyncWorker: runs async def handlers on the caller's event loop; wires the services of
+one asyncio worker and runs its shutdown in order, by the rules of the threaded Worker
+(tasklease/worker/core.py): the same start, the same stop, the same log lines.
+
+Start: read the settings, check the intervals, check that LISTEN works where it should,
+claim a name (register_worker), recover what a previous life of that name held, then start
+the completer, the lease keeper, the deadline watch, the heartbeat, the loop watch and the
+listener.  The claim loop then claims for idle handler slots until stopped.
+
+Stop (SIGTERM, SIGINT or stop()): stop claiming; let running handlers finish for grace_s
+while their outcomes are stored; then no handler starts any more, the last outcomes are
+stored, and release_owner gives back the rest (a handler still running is abandoned, one
+that never started is given back free).  Then the background services end, the handlers
+still running are cancelled (their tasks are given back already), and the worker row is
+marked stopped.  A second signal exits at once, even while a handler blocks the loop,
+leaving every lease to the reaper as after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Awaitable
+from typing import Any, Callable, Optional
+
+import psycopg
+
+from .. import __version__
+from ..db import is_transient, resolve_dsn
+from ..errors import InvalidWorkerConfig
+from ..metrics import Metrics, serve
+from ..pooling import Pooling
+from ..worker.core import JOIN_S, RECOVER_SQL, RELEASE_SQL, SETTINGS_SQL, STOPPED_SQL
+from ..worker.events import kv, log, one_line
+from ..worker.heartbeat import Heartbeat
+from ..worker.identity import Incarnation, claim_name
+from ..worker.inflight import InFlight
+from ..worker.leases import DeadlineWatch, LeaseKeeper
+from ..worker.link import GiveUp, Link
+from ..worker.task import Task
+from ..worker.timing import (
+    LOOP_LAG_LIMIT_S,
+    WORK_STATEMENT_TIMEOUT_S,
+    ConnectionBounds,
+    Intervals,
+    check_options,
+    default_renew_every_s,
+)
+from .claimer import AsyncClaimer
+from .completer import AsyncCompleter
+from .link import AsyncLink, fetchone
+from .listener import AsyncListener, check_listen
+from .loopwatch import LoopWatch
+from .runner import Runner
+
+WORK_BOUNDS = ConnectionBounds(WORK_STATEMENT_TIMEOUT_S)
+CANCEL_WAIT_S = 5.0
+SYNC_REFUSED = (
+    "AsyncWorker runs async def handlers, and {name} is not one: run it with tasklease.Worker "
+    "(`tasklease worker` picks it for a plain function), or make it an async def that calls "
+    "the blocking part with `await asyncio.to_thread(...)`")
+
+
+class Wake:
+    """The claim loop's wake-up: set() on the loop (a stored outcome, a notification, a
+    stop); wait(timeout) returns once set or after timeout.  A future and a timer per wait,
+    cheaper than asyncio.wait_for on an Event, which the loop pays once per claim."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._set = False
+        self._waiter: Optional[asyncio.Future] = None
+
+    def set(self) -> None:
+        self._set = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+    async def wait(self, timeout: float) -> None:
+        if self._set:
+            return
+        waiter = self._waiter = self._loop.create_future()
+        timer = self._loop.call_later(max(timeout, 0.0), _resolve, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+
+
+def _resolve(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def is_async_handler(handler: Any) -> bool:
+    """Whether handler is a coroutine function (also through functools.partial, a bound
+    method, or an object whose __call__ is an async def)."""
+    if inspect.iscoroutinefunction(handler):
+        return True
+    call = getattr(handler, "__call__", None)  # noqa: B004 - an object's async __call__
+    return (call is not None and not inspect.isroutine(handler)
+            and inspect.iscoroutinefunction(call))
+
+
+class AsyncWorker:
+    """Runs await handler(task) for tasks of queue (all queues when None), at most
+    concurrency at a time, until stopped; the asyncio twin of tasklease.Worker.
+
+    A sync handler is refused (InvalidWorkerConfig): use tasklease.Worker for it.  No I/O
+    happens before run().  run() returns 0 after a graceful stop and raises what
+    Worker.run() raises.  task.lease_lost is an asyncio.Event (await task.lease_lost.wait()).
+    """
+
+    def __init__(
+        self,
+        dsn: Optional[str],
+        handler: Callable[[Task], Awaitable[Any]],
+        *,
+        queue: Optional[str] = None,
+        concurrency: int = 1,
+        name: Optional[str] = None,
+        lease_s: Optional[int] = None,
+        renew_every_s: Optional[float] = None,
+        heartbeat_s: float = 5.0,
+        poll_interval_s: float = 1.0,
+        grace_s: float = 30.0,
+        metrics_port: Optional[int] = None,
+        install_signals: bool = True,
+        pooler: Optional[str] = None,
+        listen_dsn: Optional[str] = None,
+        listen: Optional[bool] = None,
+        loop_lag_limit_s: float = LOOP_LAG_LIMIT_S,
+    ) -> None:
+        check_options(concurrency, lease_s, renew_every_s, heartbeat_s, grace_s)
+        if not is_async_handler(handler):
+            raise InvalidWorkerConfig(SYNC_REFUSED.format(
+                name=getattr(handler, "__qualname__", None) or repr(handler)))
+        self.pooling = Pooling.resolve(pooler, listen_dsn, listen)
+        self.dsn = resolve_dsn(dsn)
+        self.handler = handler
+        self.queue = queue
+        self.concurrency = concurrency
+        self.name = name
+        self.lease_s = lease_s
+        self.renew_every_s = renew_every_s
+        self.heartbeat_s = heartbeat_s
+        self.poll_interval_s = poll_interval_s
+        self.grace_s = grace_s
+        self.metrics_port = metrics_port
+        self.install_signals = install_signals
+        self.loop_lag_limit_s = loop_lag_limit_s
+        self.me = Incarnation(str(uuid.uuid4()), socket.gethostname(), os.getpid())
+        self.metrics = Metrics(loop=True)
+        self.intervals: Optional[Intervals] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._stop_asked = False
+        self._give_up = GiveUp()
+        self._signals = 0
+        self._main: Optional[AsyncLink] = None
+        self._http: Any = None
+        self._listener: Optional[AsyncListener] = None
+        self._watch: Optional[LoopWatch] = None
+        self._lease_services: list[Any] = []
+        self._services: list[Any] = []
+
+    @property
+    def incarnation(self) -> str:
+        return self.me.id
+
+    # ------------------------------------------------------------------ public
+    def stop(self) -> None:
+        """Ask the worker to stop claiming and shut down gracefully (from any thread, a
+        signal handler, or the loop itself)."""
+        self._stop_asked = True
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing to stop
+                self._loop.call_soon_threadsafe(self._on_stop)
+
+    def _on_stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> int:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._wake = Wake(self._loop)
+        if self._stop_asked:
+            self._on_stop()
+        previous = self._install_signals()
+        try:
+            await self._start()
+            try:
+                await self._claim_loop()
+            finally:
+                await self._shutdown()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if self._http is not None:
+                await asyncio.to_thread(self._http.shutdown)
+            if self._main is not None:
+                await self._main.close()
+        return 0
+
+    # ----------------------------------------------------------------- startup
+    async def _start(self) -> None:
+        self._main = AsyncLink(self.dsn, "worker", "main", self.metrics, WORK_BOUNDS,
+                               self.pooling)
+        self.intervals = await self._intervals()
+        listen = self.pooling.listen_target(self.dsn)
+        if listen is not None:  # before taking a name: a LISTEN that cannot work is an error
+            await check_listen(listen, "worker", self.pooling, self._notify,
+                               **ConnectionBounds(self.intervals.liveness_timeout_s)
+                               .libpq_params())
+        registered = time.monotonic()
+        boot = Link(self.dsn, "worker", "start", self.metrics, WORK_BOUNDS, self.pooling)
+        try:  # the name rules of tasklease.worker.identity, on a connection of their own
+            self.name = await asyncio.to_thread(claim_name, boot, self.name, self.me,
+                                                self._info())
+        finally:
+            await asyncio.to_thread(boot.close)
+        await self._main.rename(self.name)
+        self.metrics.worker = self.name
+        recovered = (await self._main.once(lambda c: fetchone(c, RECOVER_SQL, (self.name,))))[0]
+        self.metrics.inc("recovered", recovered)
+        iv = self.intervals
+        log.info(kv("started", worker=self.name, incarnation=self.me.id, host=self.me.host,
+                    pid=self.me.pid, queue=self.queue or "*", concurrency=self.concurrency,
+                    lease_s=iv.lease_s, renew_every_s=f"{iv.renew_every_s:g}",
+                    heartbeat_s=f"{iv.heartbeat_s:g}", worker_ttl_s=iv.worker_ttl_s,
+                    margin_s=f"{iv.margin_s:g}", recovered=recovered,
+                    pooler=self.pooling.pooler, listen=self.pooling.describe_listen(self.dsn),
+                    runtime="asyncio"))
+        if self.metrics_port is not None:
+            self._http = serve(self.metrics, self.metrics_port)
+        self._wire(registered)
+
+    async def _notify(self, channel: str, payload: str) -> None:
+        """The LISTEN check's NOTIFY, sent on the main connection."""
+        assert self._main is not None
+        await self._main.once(lambda c: c.execute("SELECT pg_notify(%s, %s)",
+                                                  (channel, payload)))
+
+    async def _intervals(self) -> Intervals:
+        assert self._main is not None
+        lease_setting, ttl = await self._main.once(lambda c: fetchone(c, SETTINGS_SQL))
+        self.lease_s = self.lease_s or lease_setting
+        self.renew_every_s = self.renew_every_s or default_renew_every_s(self.lease_s)
+        return Intervals(self.lease_s, self.renew_every_s, ttl, self.heartbeat_s).check()
+
+    def _wire(self, registered: float) -> None:
+        """Build and start the services: claims, handlers, outcomes and LISTEN on the loop
+        (no thread hand-off between a claim and the next); renewals, deadlines, heartbeat
+        and the loop watch on threads of their own, each with its own connection, so that a
+        handler blocking the loop stops none of them."""
+        assert self._main is not None and self.name is not None and self.intervals is not None
+        assert self._loop is not None
+        iv, name, loop = self.intervals, self.name, self._loop
+        liveness = ConnectionBounds(iv.liveness_timeout_s)
+        self._inflight = InFlight(name, self.metrics)
+        self._claimer = AsyncClaimer(self._main, name, self.queue, int(iv.lease_s),
+                                     self._give_up, loop)
+        self._completer = AsyncCompleter(
+            AsyncLink(self.dsn, name, "complete", self.metrics, WORK_BOUNDS, self.pooling),
+            name, self._inflight, self.metrics, self._give_up, self._wake.set)
+        self._runner = Runner(self.handler, self._completer.put, name)
+        self._heartbeat = Heartbeat(self._link("heartbeat", liveness), name, iv.heartbeat_s,
+                                    self._info, registered, iv.worker_ttl_s)
+        self._watch = LoopWatch(loop, self._inflight, self.metrics, name, self.loop_lag_limit_s)
+        self._lease_services = [
+            LeaseKeeper(self._link("renew", liveness), name, iv.lease_s, iv.renew_every_s,
+                        self._inflight, self.metrics),
+            DeadlineWatch(self._inflight, lambda: self._heartbeat.acked_sent,
+                          lambda: self._heartbeat.worker_ttl_s, iv.margin_s, iv.tick_s),
+        ]
+        self._services = [self._heartbeat, self._watch]
+        listen = self.pooling.listen_target(self.dsn)
+        if listen is not None:  # else poll only, every poll_interval_s
+            self._listener = AsyncListener(
+                AsyncLink(listen, name, "listen", self.metrics, liveness,
+                          self.pooling.for_listen()),
+                name, self.queue, self._wake.set)
+            self._listener.start()
+        self._completer.start()
+        for s in self._lease_services + self._services:
+            s.start()
+
+    def _link(self, role: str, bounds: ConnectionBounds) -> Link:
+        return Link(self.dsn, self.name or "worker", role, self.metrics, bounds, self.pooling)
+
+    def _info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"queue": self.queue, "concurrency": self.concurrency,
+                                "version": __version__, "runtime": "asyncio"}
+        if self._services:
+            info["in_flight"] = len(self._inflight)
+        if self._watch is not None:
+            blocked = self._watch.blocked_s(time.monotonic())
+            if blocked is not None:
+                info["loop_blocked_s"] = round(blocked, 3)
+        return info
+
+    # ------------------------------------------------------------- claim loop
+    async def _claim_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.clear()
+            if self._claimer.reconnected():
+                # A commit acknowledged just before a crash may be lost: leases the database
+                # says we hold but we do not track are run again (at-least-once).
+                for task in await self._claimer.adopt(self._inflight.ids()):
+                    self._dispatch(task, "adopt")
+            idle = self.concurrency - len(self._inflight)
+            got = await self._claim(idle) if idle > 0 and not self._stopping.is_set() else 0
+            if got and got == idle:
+                continue  # every slot is busy now; the next wake is a stored outcome
+            await self._wake.wait(self.poll_interval_s)
+
+    async def _claim(self, n: int) -> int:
+        try:
+            tasks = await self._claimer.claim(n)
+        except psycopg.Error as exc:
+            if not is_transient(exc):
+                raise
+            log.warning(kv("claim_failed", worker=self.name, error=one_line(exc)))
+            return 0
+        for task in tasks:
+            self._dispatch(task, "claim")
+        return len(tasks)
+
+    def _dispatch(self, task: Task, how: str) -> None:
+        self._inflight.add(task)
+        self.metrics.inc("claimed")
+        if log.isEnabledFor(logging.INFO):  # a line per task: not formatted for nothing
+            log.info(kv(how, worker=self.name, task=task.id, token=task.lease_token,
+                        queue=task.queue, attempt=task.attempts))
+        self._runner.submit(task)
+
+    # ---------------------------------------------------------------- shutdown
+    async def _shutdown(self) -> None:
+        log.info(kv("stopping", worker=self.name, in_flight=len(self._inflight),
+                    grace_s=self.grace_s))
+        end = time.monotonic() + self.grace_s
+        self._give_up.at = end + max(10.0, self.grace_s)
+        while len(self._inflight) and time.monotonic() < end:
+            self._wake.clear()
+            if len(self._inflight):
+                await self._wake.wait(min(0.2, max(end - time.monotonic(), 0.0)))
+        self._runner.close()
+        await self._completer.stop()
+        await asyncio.to_thread(_stop_services, self._lease_services)  # no renewal races it
+        await self._release()
+        if self._listener is not None:
+            await self._listener.stop()
+        await asyncio.to_thread(_stop_services, self._services)
+        left = await self._runner.cancel(CANCEL_WAIT_S)
+        if left:
+            log.warning(kv("handlers_left_running", worker=self.name, handlers=left))
+        await self._record_stop()
+
+    async def _release(self) -> None:
+        """release_owner: abandon the tasks whose handler ran, give back the rest free."""
+        assert self._main is not None
+        left = self._inflight.take_all()
+        if not left:
+            return
+        running = [t.id for t in left if t.started]
+        for t in left:
+            t.lease_lost.set()
+        try:
+            n = (await self._main.retry(lambda c: fetchone(
+                c, RELEASE_SQL, (self.name, running)), self._give_up))[0]
+        except Exception as exc:  # noqa: BLE001 - the leases are left to the reaper
+            log.error(kv("release_failed", worker=self.name, tasks=len(left),
+                         error=one_line(exc)))
+            return
+        self.metrics.inc("released", n)
+        self.metrics.inc("abandoned", len(running))
+        log.info(kv("released", worker=self.name, tasks=n,
+                    ids=",".join(str(t.id) for t in left),
+                    abandoned=",".join(str(i) for i in running) or None))
+
+    async def _record_stop(self) -> None:
+        assert self._main is not None
+        try:
+            await self._main.retry(lambda c: c.execute(STOPPED_SQL, (self.name, self.me.id)),
+                                   self._give_up)
+        except Exception as exc:  # noqa: BLE001 - the TTL will tell instead
+            log.error(kv("stop_unrecorded", worker=self.name, error=one_line(exc)))
+        log.info(kv("stopped", worker=self.name, completed=self.metrics.value("completed"),
+                    failed=self.metrics.value("failed"),
+                    lost_leases=self.metrics.value("lost_leases")))
+
+    # ----------------------------------------------------------------- signals
+    def _install_signals(self) -> dict:
+        """signal.signal, not loop.add_signal_handler: the handler then runs even while a
+        handler blocks the loop, so a second signal always exits."""
+        if not self.install_signals or threading.current_thread() is not threading.main_thread():
+            return {}
+        previous = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, self._on_signal)
+        return previous
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            os.write(2, f"tasklease: second signal {signum}: exiting now\n".encode())
+            os._exit(128 + signum)
+        log.info(kv("signal", worker=self.name, signal=signal.Signals(signum).name,
+                    grace_s=self.grace_s))
+        self.stop()
+
+
+def _stop_services(services: list[Any]) -> None:
+    for s in services:
+        s.stop()
+    for s in services:
+        s.join(JOIN_S)
