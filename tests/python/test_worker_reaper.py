@@ -1,13 +1,15 @@
-"""Live workers run the reaper (reap_if_due): a dead worker's task is requeued about
+"""Live workers, threaded and asyncio, run the reaper (reap_if_due): a dead worker's task is requeued about
 worker_ttl_s + reap_interval_s after its last heartbeat, without pg_cron."""
 
 from __future__ import annotations
 
-from handlers import WorkerProcess, reset_witness, wait_until, worker_alive
+import pytest
+from handlers import FLAVOURS, HANDLERS, WorkerProcess, reset_witness, wait_until, worker_alive
 
 
+@pytest.mark.parametrize("flavour", FLAVOURS)
 def test_a_live_worker_requeues_a_dead_workers_task(conn, dsn, tmp_path, settings,
-                                                   cron_paused):
+                                                   cron_paused, flavour):
     settings("reap_interval_s", 1)
     settings("requeue_backoff_s", 0)
     reset_witness(conn)
@@ -19,7 +21,8 @@ def test_a_live_worker_requeues_a_dead_workers_task(conn, dsn, tmp_path, setting
         " lease_expires_at, last_heartbeat) VALUES ('{}', 'running', 1, 'ghost',"
         " nextval('tasklease.lease_token_seq'), now() + interval '1 hour', now())"
         " RETURNING id").fetchone()
-    w = WorkerProcess(dsn, "--name", "sweeper", "--poll-interval-s", "0.2", log_dir=tmp_path)
+    w = WorkerProcess(dsn, "--name", "sweeper", "--poll-interval-s", "0.2", log_dir=tmp_path,
+                      handler=HANDLERS[flavour]["work"])
     try:
         wait_until(lambda: worker_alive(conn, "sweeper"), what="the worker to register")
         wait_until(lambda: conn.execute(

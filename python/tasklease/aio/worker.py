@@ -45,6 +45,7 @@ from ..worker.identity import Incarnation, claim_name
 from ..worker.inflight import InFlight
 from ..worker.leases import DeadlineWatch, LeaseKeeper
 from ..worker.link import GiveUp, Link
+from ..worker.reaper import Reaper
 from ..worker.task import Task
 from ..worker.timing import (
     LOOP_LAG_LIMIT_S,
@@ -178,6 +179,7 @@ class AsyncWorker:
         self._watch: Optional[LoopWatch] = None
         self._lease_services: list[Any] = []
         self._services: list[Any] = []
+        self._reap_interval_s = 5.0
 
     @property
     def incarnation(self) -> str:
@@ -259,7 +261,8 @@ class AsyncWorker:
 
     async def _intervals(self) -> Intervals:
         assert self._main is not None
-        lease_setting, ttl = await self._main.once(lambda c: fetchone(c, SETTINGS_SQL))
+        lease_setting, ttl, reap_s = await self._main.once(lambda c: fetchone(c, SETTINGS_SQL))
+        self._reap_interval_s = float(reap_s)
         self.lease_s = self.lease_s or lease_setting
         self.renew_every_s = self.renew_every_s or default_renew_every_s(self.lease_s)
         return Intervals(self.lease_s, self.renew_every_s, ttl, self.heartbeat_s).check()
@@ -289,7 +292,12 @@ class AsyncWorker:
             DeadlineWatch(self._inflight, lambda: self._heartbeat.acked_sent,
                           lambda: self._heartbeat.worker_ttl_s, iv.margin_s, iv.tick_s),
         ]
-        self._services = [self._heartbeat, self._watch]
+        # The worker's share of the reaper (worker/reaper.py): a thread and connection of its
+        # own, like the heartbeat, so a handler blocking the loop cannot delay it.
+        self._services = [
+            self._heartbeat, self._watch,
+            Reaper(self._link("reaper", WORK_BOUNDS), name, self._reap_interval_s, self.metrics),
+        ]
         listen = self.pooling.listen_target(self.dsn)
         if listen is not None:  # else poll only, every poll_interval_s
             self._listener = AsyncListener(
