@@ -76,9 +76,20 @@ def test_every_mode_bounds_worker_statements(dsn, pooler):
         assert plain.execute("SHOW statement_timeout").fetchone()[0] == "0"
 
 
+def _commands(parser: argparse.ArgumentParser, prefix: str = "") -> dict:
+    """Every runnable command: a command with subcommands (periodic) stands for them."""
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if sub is None:
+        return {prefix.strip(): parser}
+    out: dict = {}
+    for name, child in sub.choices.items():
+        out.update(_commands(child, f"{prefix}{name} "))
+    return out
+
+
 def test_every_command_takes_the_connection_options():
-    commands = next(a for a in build_parser()._actions
-                    if isinstance(a, argparse._SubParsersAction)).choices
+    commands = _commands(build_parser())
+    assert {"worker", "status", "periodic add", "periodic list"} <= set(commands)
     for name, parser in commands.items():
         options = {o for a in parser._actions for o in a.option_strings}
         assert {"--dsn", "--pooler", "--listen-dsn", "--no-listen"} <= options, name

@@ -1,5 +1,6 @@
-"""Live workers, threaded and asyncio, run the reaper (reap_if_due): a dead worker's task is requeued about
-worker_ttl_s + reap_interval_s after its last heartbeat, without pg_cron."""
+"""Live workers, threaded and asyncio, run the reaper (reap_if_due): a dead worker's task
+is requeued about worker_ttl_s + reap_interval_s after its last heartbeat, without
+pg_cron."""
 
 from __future__ import annotations
 
