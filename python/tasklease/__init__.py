@@ -1,6 +1,6 @@
 """tasklease: a Postgres-native task queue with fenced, time-boxed leases."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from .aio import AsyncClient, AsyncWorker  # noqa: E402
 from .client import (  # noqa: E402
