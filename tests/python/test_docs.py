@@ -223,3 +223,17 @@ def test_readme_psql_walkthrough_runs(dsn: str) -> None:
     assert statuses.get("completed") == 1, statuses
     assert statuses.get("running") is None, statuses
     assert reaped == (1,)
+
+
+def test_idempotency_keys_in_the_docs_are_the_task_id_never_the_token() -> None:
+    """Every re-execution of a task gets a new lease token, so a side effect keyed on the
+    token is done again on each retry: examples key on the task id and use the token only
+    as a fence (issue 10, item 8)."""
+    keys = []
+    for path in [README, *DOCS]:
+        for line in path.read_text().splitlines():
+            for m in re.finditer(r"idempotency_key\s*=\s*(f?\"[^\"]*\"|[\w.\[\]\"']+)", line):
+                keys.append((path.name, m.group(1)))
+    assert keys, "the README shows an idempotency key"
+    bad = [(name, key) for name, key in keys if "lease_token" in key or "task.id" not in key]
+    assert not bad, bad
