@@ -7,7 +7,15 @@ import time
 
 import psycopg
 import pytest
-from handlers import WorkerProcess, reset_witness, status_counts, wait_until, worker_alive
+from handlers import (
+    FLAVOURS,
+    HANDLERS,
+    WorkerProcess,
+    reset_witness,
+    status_counts,
+    wait_until,
+    worker_alive,
+)
 
 
 def _notifies(listener: psycopg.Connection, wait_s: float = 0.3) -> list[str]:
@@ -63,14 +71,15 @@ def test_a_notifier_in_flight_is_not_waited_for(conn, dsn, listener, settings):
     assert _notifies(listener) == ["wk-held", "wk-held"], "the first call and the holder's"
 
 
-def test_idle_worker_starts_lone_tasks_long_before_its_poll(conn, dsn, tmp_path):
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_idle_worker_starts_lone_tasks_long_before_its_poll(conn, dsn, tmp_path, flavour):
     """Pairs of tasks enqueued back to back from two producers: the second's NOTIFY is
     usually skipped (the first was sent within the window), and it may commit after the
     claim the first one caused; the worker's re-check still starts it at once.  The poll
     interval is 30 s, so every task done within seconds came through a wake-up."""
     reset_witness(conn)
     w = WorkerProcess(dsn, "--name", "waker", "--poll-interval-s", "30", "--concurrency", "4",
-                      log_dir=tmp_path)
+                      log_dir=tmp_path, handler=HANDLERS[flavour]["work"])
     other = psycopg.connect(dsn, autocommit=True)
     try:
         wait_until(lambda: worker_alive(conn, "waker"), what="the worker to register")

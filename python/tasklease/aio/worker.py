@@ -38,7 +38,14 @@ from ..db import is_transient, resolve_dsn
 from ..errors import InvalidWorkerConfig
 from ..metrics import Metrics, serve
 from ..pooling import Pooling
-from ..worker.core import JOIN_S, RECOVER_SQL, RELEASE_SQL, SETTINGS_SQL, STOPPED_SQL
+from ..worker.core import (
+    JOIN_S,
+    RECHECK_S,
+    RECOVER_SQL,
+    RELEASE_SQL,
+    SETTINGS_SQL,
+    STOPPED_SQL,
+)
 from ..worker.events import kv, log, one_line
 from ..worker.heartbeat import Heartbeat
 from ..worker.identity import Incarnation, claim_name
@@ -180,6 +187,7 @@ class AsyncWorker:
         self._lease_services: list[Any] = []
         self._services: list[Any] = []
         self._reap_interval_s = 5.0
+        self._notified = False  # set with _wake by the listener: a task may be waiting
 
     @property
     def incarnation(self) -> str:
@@ -303,7 +311,7 @@ class AsyncWorker:
             self._listener = AsyncListener(
                 AsyncLink(listen, name, "listen", self.metrics, liveness,
                           self.pooling.for_listen()),
-                name, self.queue, self._wake.set)
+                name, self.queue, self._on_notify)
             self._listener.start()
         self._completer.start()
         for s in self._lease_services + self._services:
@@ -325,8 +333,10 @@ class AsyncWorker:
 
     # ------------------------------------------------------------- claim loop
     async def _claim_loop(self) -> None:
+        recheck_at: Optional[float] = None  # worker/core.py: the re-check after a wake-up
         while not self._stopping.is_set():
             self._wake.clear()
+            notified, self._notified = self._notified, False
             if self._claimer.reconnected():
                 # A commit acknowledged just before a crash may be lost: leases the database
                 # says we hold but we do not track are run again (at-least-once).
@@ -336,7 +346,22 @@ class AsyncWorker:
             got = await self._claim(idle) if idle > 0 and not self._stopping.is_set() else 0
             if got and got == idle:
                 continue  # every slot is busy now; the next wake is a stored outcome
-            await self._wake.wait(self.poll_interval_s)
+            now = time.monotonic()
+            if idle > 0:
+                # A notification's claim came back short: a task enqueued just after it may
+                # have had its NOTIFY skipped (notify_window_ms), so look once more soon.
+                if notified and got < idle:
+                    recheck_at = now + RECHECK_S
+                elif recheck_at is not None and recheck_at <= now:
+                    recheck_at = None
+            wait = self.poll_interval_s if recheck_at is None else min(
+                self.poll_interval_s, max(recheck_at - now, 0.0))
+            await self._wake.wait(wait)
+
+    def _on_notify(self) -> None:
+        """The listener's wake-up (on the loop): a task of our queue may be waiting."""
+        self._notified = True
+        self._wake.set()
 
     async def _claim(self, n: int) -> int:
         try:
