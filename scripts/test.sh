@@ -74,7 +74,7 @@ declare -a PYARGS=()
 eval "PYARGS=(${PYTEST_ARGS:-})"
 PYTEST_OUT="$(mktemp)"
 TASKLEASE_TEST_DSN="$TASKLEASE_DSN" TASKLEASE_TEST_CLUSTER_DIR="$CLUSTER" \
-    .venv/bin/python -m pytest tests/python -q -ra "${PYARGS[@]}" 2>&1 |
+    .venv/bin/python -m pytest tests/python -q -ra --durations=15 "${PYARGS[@]}" 2>&1 |
     tee "$PYTEST_OUT"
 rc=${PIPESTATUS[0]}
 PYTEST_TOTAL="$(grep -E '^(=+ )?[0-9]+ (passed|failed|error|skipped|deselected|xfailed|xpassed|warnings?)|no tests ran' "$PYTEST_OUT" | tail -n1 | sed -E 's/^=+ //; s/ =+$//')"
