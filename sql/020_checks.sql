@@ -215,7 +215,7 @@ CREATE OR REPLACE FUNCTION tasklease._worker_alive(
 )
 RETURNS boolean
 LANGUAGE sql
-IMMUTABLE
+STABLE  -- timestamptz - interval is STABLE; see _stale_reason (050_reaper.sql)
 AS $$
     SELECT p_stopped_at IS NULL
         AND p_last_heartbeat >= p_now - make_interval(secs => p_worker_ttl_s);

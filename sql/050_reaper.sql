@@ -28,7 +28,12 @@ CREATE OR REPLACE FUNCTION tasklease._stale_reason(
 )
 RETURNS text
 LANGUAGE sql
-IMMUTABLE
+-- STABLE, not IMMUTABLE: timestamptz - interval is STABLE (it reads TimeZone),
+-- and PostgreSQL never inlines an IMMUTABLE SQL function whose body holds a
+-- STABLE call.  Not inlined, it ran as a function call twice per running task
+-- in stale_tasks and the reaper: 48 ms instead of 4 ms for 2,000 running tasks
+-- (bench section reaper; tests/python/test_reaper_plans.py keeps it inlined).
+STABLE
 AS $$
     SELECT CASE
         WHEN p_lease_expires_at < p_now THEN 'lease_expired'
