@@ -33,13 +33,13 @@ import psycopg
 from ..db import is_transient
 from ..errors import InvalidWorkerConfig
 from ..worker.common import (
-    RECHECK_S,
     RECOVER_SQL,
     RELEASE_SQL,
     SETTINGS_SQL,
     STOPPED_SQL,
     WORK_BOUNDS,
     WorkerBase,
+    next_recheck,
     stop_services,
 )
 from ..worker.events import kv, log, one_line
@@ -261,7 +261,7 @@ class AsyncWorker(WorkerBase):
 
     # ------------------------------------------------------------- claim loop
     async def _claim_loop(self) -> None:
-        recheck_at: Optional[float] = None  # worker/core.py: the re-check after a wake-up
+        recheck_at: Optional[float] = None  # the re-check after a wake-up (next_recheck)
         while not self._stopping.is_set():
             self._wake.clear()
             notified, self._notified = self._notified, False
@@ -275,13 +275,7 @@ class AsyncWorker(WorkerBase):
             if got and got == idle:
                 continue  # every slot is busy now; the next wake is a stored outcome
             now = time.monotonic()
-            if idle > 0:
-                # A notification's claim came back short: a task enqueued just after it may
-                # have had its NOTIFY skipped (notify_window_ms), so look once more soon.
-                if notified and got < idle:
-                    recheck_at = now + RECHECK_S
-                elif recheck_at is not None and recheck_at <= now:
-                    recheck_at = None
+            recheck_at = next_recheck(recheck_at, now, idle, got, notified)
             wait = self.poll_interval_s if recheck_at is None else min(
                 self.poll_interval_s, max(recheck_at - now, 0.0))
             await self._wake.wait(wait)

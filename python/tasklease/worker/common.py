@@ -53,6 +53,18 @@ JOIN_S = 5.0
 RECHECK_S = 0.02
 
 
+def next_recheck(at: Optional[float], now: float, asked: int, got: int,
+                 notified: bool) -> Optional[float]:
+    """When to claim again before the next poll (None: no sooner), after a claim at now
+    for asked tasks that got got: RECHECK_S later when a notification caused it and it
+    came back short; a re-check that was due is done by this claim."""
+    if asked <= 0:
+        return at
+    if notified and got < asked:
+        return now + RECHECK_S
+    return None if at is not None and at <= now else at
+
+
 class WorkerBase:
     """The options, identity, metrics and thread services of a worker; Worker and
     AsyncWorker add the claims, the handlers and the storing of outcomes."""

@@ -39,13 +39,13 @@ import psycopg
 from ..pooling import check_listen
 from .claimer import Claimer
 from .common import (
-    RECHECK_S,
     RECOVER_SQL,
     RELEASE_SQL,
     SETTINGS_SQL,
     STOPPED_SQL,
     WORK_BOUNDS,
     WorkerBase,
+    next_recheck,
     stop_services,
 )
 from .completer import Completer
@@ -181,11 +181,7 @@ class Worker(WorkerBase):
             with self._exchanging:
                 asked, got = self._exchange()
             next_poll = now + self.poll_interval_s  # busy slots claim when they are done
-            if asked:
-                if notified and got < asked:
-                    self._recheck_at = now + RECHECK_S
-                elif self._recheck_at is not None and self._recheck_at <= now:
-                    self._recheck_at = None
+            self._recheck_at = next_recheck(self._recheck_at, now, asked, got, notified)
             deadline = next_poll if self._recheck_at is None else min(next_poll,
                                                                        self._recheck_at)
             self._wake.wait(max(deadline - time.monotonic(), 0.0))
