@@ -73,9 +73,8 @@ def not_reconnected(call: calls.Call, seconds: float, exc: BaseException) -> Con
         f"{' '.join(str(exc).split())}", may_have_committed=False, call=call.name)
 
 
-class Client:
-    """A producer's connection to tasklease (application_name tasklease:<app>).  pooler:
-    "transaction" behind a transaction-mode pooler (default: TASKLEASE_POOLER)."""
+class ClientBase:
+    """The options of Client and AsyncClient."""
 
     def __init__(self, dsn: Optional[str] = None, app: str = "client", *,
                  pooler: Optional[str] = None,
@@ -84,8 +83,15 @@ class Client:
         self.app = app
         self.pooling = Pooling.resolve(pooler)
         self.connect_timeout_s = connect_timeout_s
-        self._conn: Optional[psycopg.Connection] = None
+        self._conn: Any = None
         self._ever_connected = False
+
+
+class Client(ClientBase):
+    """A producer's connection to tasklease (application_name tasklease:<app>).  pooler:
+    "transaction" behind a transaction-mode pooler (default: TASKLEASE_POOLER)."""
+
+    _conn: Optional[psycopg.Connection]
 
     # ------------------------------------------------------------ connection
     def open(self) -> Client:

@@ -11,6 +11,7 @@ import pytest
 from tasklease.errors import InvalidWorkerConfig
 from tasklease.metrics import Metrics
 from tasklease.worker import Task
+from tasklease.worker.common import RECHECK_S, next_recheck
 from tasklease.worker.inflight import InFlight
 from tasklease.worker.leases import DeadlineWatch
 from tasklease.worker.outcomes import (
@@ -113,6 +114,17 @@ def test_connection_bounds_scale_keepalives_to_the_statement_timeout():
         params["keepalives_count"] <= 15
     small = ConnectionBounds(1).libpq_params()
     assert small["connect_timeout"] >= 2 and small["keepalives_idle"] >= 1
+
+
+def test_a_short_claim_that_a_notification_caused_is_checked_again_soon():
+    """Both workers' rule (worker/common.py): a NOTIFY skipped within notify_window_ms
+    costs RECHECK_S, not a poll interval."""
+    assert next_recheck(None, 10.0, 4, 1, True) == 10.0 + RECHECK_S
+    assert next_recheck(None, 10.0, 4, 1, False) is None, "a poll's short claim: no re-check"
+    assert next_recheck(None, 10.0, 4, 4, True) is None, "a full claim: no re-check"
+    assert next_recheck(10.02, 10.0, 4, 4, False) == 10.02, "not due yet: kept"
+    assert next_recheck(10.02, 10.03, 4, 0, False) is None, "due: this claim did it"
+    assert next_recheck(10.02, 10.03, 0, 0, True) == 10.02, "nothing asked: kept"
 
 
 # ------------------------------------------------------------------ the watch

@@ -13,7 +13,9 @@ completion need no thread hand-off).  The rules are the threaded worker's, share
 timing.py (the interval rule, deadlines, backoff), outcomes.py (what a handler's return or
 exception becomes), events.py (log lines), identity.py (names), the SQL of claimer.py and
 completer.py (aio.claimer and aio.completer are their asyncio twins, held to the same tests),
-and these services, which are unchanged and keep their own threads and connections:
+worker/common.py (the base of both workers: options, intervals, the wiring of the services
+below, the start, release and stop), and these services, which are unchanged and keep their
+own threads and connections:
 
   where       module                   connection  job
   loop        aio.worker               main        register (via identity.py), recover,
@@ -24,6 +26,7 @@ and these services, which are unchanged and keep their own threads and connectio
   loop        aio.listener             listen      LISTEN tasklease: wake the claim loop
   thread      worker.leases            renew       renew_leases; local deadlines
   thread      worker.heartbeat         heartbeat   heartbeat() every heartbeat_s
+  thread      worker.reaper            reaper      reap_if_due() every reap_interval_s
   thread      aio.loopwatch            none        the loop's lag: event=loop_blocked
   thread      ..metrics                none        Prometheus text on metrics_port
 

@@ -23,28 +23,19 @@ import psycopg
 
 from .. import calls
 from ..calls import RunAfter, Window
-from ..client import CONNECT_TIMEOUT_S, lost_after_sending, not_reconnected
+from ..client import ClientBase, lost_after_sending, not_reconnected
 from ..db import aconnect, idle_connection_lost, is_connection_error, translate_errors
-from ..pooling import Pooling
 from ..records import Enqueued, Snapshot, Stats, TaskInfo
 from ..worker.timing import RECONNECT_MAX_S, backoff_delays
 
 T = TypeVar("T")
 
 
-class AsyncClient:
+class AsyncClient(ClientBase):
     """A producer's asyncio connection to tasklease (application_name tasklease:<app>)."""
 
-    def __init__(self, dsn: Optional[str] = None, app: str = "client", *,
-                 pooler: Optional[str] = None,
-                 connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
-        self.dsn = dsn
-        self.app = app
-        self.pooling = Pooling.resolve(pooler)
-        self.connect_timeout_s = connect_timeout_s
-        self._conn: Optional[psycopg.AsyncConnection] = None
-        self._ever_connected = False
-        self._lock: Optional[asyncio.Lock] = None
+    _conn: Optional[psycopg.AsyncConnection]
+    _lock: Optional[asyncio.Lock] = None  # made on the loop, by the first call
 
     # ------------------------------------------------------------ connection
     async def open(self) -> AsyncClient:

@@ -1,7 +1,7 @@
 """AsyncCompleter: stores the outcomes of an AsyncWorker on the event loop, on its own
-AsyncConnection: the rules of tasklease.worker.completer (same SQL, same log lines, same
-metrics), without a thread in the way, so a batch of outcomes is stored as soon as the loop
-has them and the claim loop is woken without a thread hand-off.
+AsyncConnection: the rules of tasklease.worker.completer (same SQL; the same log lines and
+metrics, from CompleterBase), without a thread in the way, so a batch of outcomes is stored
+as soon as the loop has them and the claim loop is woken without a thread hand-off.
 
 Successes go in one complete_tasks call per flush, failures one fail_task each.  Outcomes
 are isolated from each other: when the batch is refused for anything but a lost
@@ -16,27 +16,21 @@ same cases against both completers.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from typing import Optional
 
 from ..metrics import Metrics
-from ..worker.completer import COMPLETE_SQL, COMPLETED_BY_SQL, FAIL_SQL
+from ..worker.completer import COMPLETE_SQL, COMPLETED_BY_SQL, FAIL_SQL, CompleterBase
 from ..worker.events import kv, log, one_line
 from ..worker.inflight import InFlight
 from ..worker.outcomes import Outcome, refused, storable_text
 from .link import AsyncLink, fetchall, fetchone
 
 
-class AsyncCompleter:
+class AsyncCompleter(CompleterBase):
     def __init__(self, link: AsyncLink, owner: str, inflight: InFlight, metrics: Metrics,
                  give_up: Callable[[], bool], stored: Callable[[], None]) -> None:
-        self._link = link
-        self._owner = owner
-        self._inflight = inflight
-        self._metrics = metrics
-        self._give_up = give_up
-        self._stored = stored  # called after each flush (wakes the claim loop)
+        super().__init__(link, owner, inflight, metrics, give_up, stored)
         self._pending: list[Outcome] = []
         self._ready: Optional[asyncio.Event] = None
         self._stopping = False
@@ -89,13 +83,7 @@ class AsyncCompleter:
             self._stored()
 
     async def _store(self, batch: list[Outcome]) -> None:
-        live = []
-        for o in batch:
-            if o.task.gone:  # a renewal found the lease gone: the database would refuse it
-                log.info(kv("outcome_dropped", worker=self._owner, task=o.task.id,
-                            token=o.task.lease_token, reason="lease_lost"))
-            else:
-                live.append(o)
+        live = self._live(batch)
         failures = [o for o in live if not o.ok]
         failures += await self._complete([o for o in live if o.ok])
         for o in failures:
@@ -139,17 +127,6 @@ class AsyncCompleter:
             accepted |= {r[0] for r in rows}
         return accepted
 
-    def _report(self, done: list[Outcome], accepted: set[int]) -> None:
-        verbose = log.isEnabledFor(logging.INFO)  # a line per task: not formatted for nothing
-        for o in done:
-            if o.task.id in accepted:
-                self._metrics.inc("completed")
-                if verbose:
-                    log.info(kv("completed", worker=self._owner, task=o.task.id,
-                                token=o.task.lease_token))
-            else:
-                self._inflight.lost(o.task, "complete_refused")
-
     # --------------------------------------------------------------- failures
     async def _fail(self, o: Outcome) -> None:
         error = storable_text(o.error)
@@ -160,15 +137,6 @@ class AsyncCompleter:
         except Exception as exc:
             if self._link.is_connection_error(exc):
                 raise
-            self._metrics.inc("dropped_outcomes")
-            log.error(kv("outcome_dropped", worker=self._owner, task=o.task.id,
-                         token=o.task.lease_token, reason="fail_refused", error=one_line(exc)))
+            self._fail_dropped(o, exc)
             return
-        status = row[0]
-        if status is None:
-            self._inflight.lost(o.task, "fail_refused")
-            return
-        self._metrics.inc("failed")
-        log.warning(kv("failed", worker=self._owner, task=o.task.id, token=o.task.lease_token,
-                       attempt=o.task.attempts, status=status,
-                       error=error.splitlines()[0] if error else ""))
+        self._failed(o, error, row[0])

@@ -1,6 +1,8 @@
 """AsyncWorker: runs async def handlers on the caller's event loop; wires the services of
 one asyncio worker and runs its shutdown in order, by the rules of the threaded Worker
-(tasklease/worker/core.py): the same start, the same stop, the same log lines.
+(tasklease/worker/core.py): the same start, the same stop, the same log lines; the options,
+the intervals, the thread services and those log lines are its base class's
+(tasklease/worker/common.py).
 
 Start: read the settings, check the intervals, check that LISTEN works where it should,
 claim a name (register_worker), recover what a previous life of that name held, then start
@@ -21,47 +23,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import logging
-import os
 import signal
-import socket
-import threading
 import time
-import uuid
 from collections.abc import Awaitable
 from typing import Any, Callable, Optional
 
 import psycopg
 
-from .. import __version__
-from ..db import is_transient, resolve_dsn
+from ..db import is_transient
 from ..errors import InvalidWorkerConfig
-from ..metrics import Metrics, serve
-from ..pooling import Pooling
-from ..worker.core import (
-    JOIN_S,
-    RECHECK_S,
+from ..worker.common import (
     RECOVER_SQL,
     RELEASE_SQL,
     SETTINGS_SQL,
     STOPPED_SQL,
+    WORK_BOUNDS,
+    WorkerBase,
+    next_recheck,
+    stop_services,
 )
 from ..worker.events import kv, log, one_line
-from ..worker.heartbeat import Heartbeat
-from ..worker.identity import Incarnation, claim_name
-from ..worker.inflight import InFlight
-from ..worker.leases import DeadlineWatch, LeaseKeeper
-from ..worker.link import GiveUp, Link
-from ..worker.reaper import Reaper
+from ..worker.identity import claim_name
+from ..worker.link import Link
 from ..worker.task import Task
-from ..worker.timing import (
-    LOOP_LAG_LIMIT_S,
-    WORK_STATEMENT_TIMEOUT_S,
-    ConnectionBounds,
-    Intervals,
-    check_options,
-    default_renew_every_s,
-)
+from ..worker.timing import LOOP_LAG_LIMIT_S, ConnectionBounds
 from .claimer import AsyncClaimer
 from .completer import AsyncCompleter
 from .link import AsyncLink, fetchone
@@ -69,7 +54,6 @@ from .listener import AsyncListener, check_listen
 from .loopwatch import LoopWatch
 from .runner import Runner
 
-WORK_BOUNDS = ConnectionBounds(WORK_STATEMENT_TIMEOUT_S)
 CANCEL_WAIT_S = 5.0
 SYNC_REFUSED = (
     "AsyncWorker runs async def handlers, and {name} is not one: run it with tasklease.Worker "
@@ -126,7 +110,7 @@ def is_async_handler(handler: Any) -> bool:
             and inspect.iscoroutinefunction(call))
 
 
-class AsyncWorker:
+class AsyncWorker(WorkerBase):
     """Runs await handler(task) for tasks of queue (all queues when None), at most
     concurrency at a time, until stopped; the asyncio twin of tasklease.Worker.
 
@@ -134,6 +118,8 @@ class AsyncWorker:
     happens before run().  run() returns 0 after a graceful stop and raises what
     Worker.run() raises.  task.lease_lost is an asyncio.Event (await task.lease_lost.wait()).
     """
+
+    _runtime = "asyncio"
 
     def __init__(
         self,
@@ -155,43 +141,22 @@ class AsyncWorker:
         listen: Optional[bool] = None,
         loop_lag_limit_s: float = LOOP_LAG_LIMIT_S,
     ) -> None:
-        check_options(concurrency, lease_s, renew_every_s, heartbeat_s, grace_s)
+        super().__init__(dsn, handler, queue=queue, concurrency=concurrency, name=name,
+                         lease_s=lease_s, renew_every_s=renew_every_s, heartbeat_s=heartbeat_s,
+                         poll_interval_s=poll_interval_s, grace_s=grace_s,
+                         metrics_port=metrics_port, install_signals=install_signals,
+                         pooler=pooler, listen_dsn=listen_dsn, listen=listen)
+        self.loop_lag_limit_s = loop_lag_limit_s
+
+    def _prepare(self, handler: Any) -> None:
         if not is_async_handler(handler):
             raise InvalidWorkerConfig(SYNC_REFUSED.format(
                 name=getattr(handler, "__qualname__", None) or repr(handler)))
-        self.pooling = Pooling.resolve(pooler, listen_dsn, listen)
-        self.dsn = resolve_dsn(dsn)
-        self.handler = handler
-        self.queue = queue
-        self.concurrency = concurrency
-        self.name = name
-        self.lease_s = lease_s
-        self.renew_every_s = renew_every_s
-        self.heartbeat_s = heartbeat_s
-        self.poll_interval_s = poll_interval_s
-        self.grace_s = grace_s
-        self.metrics_port = metrics_port
-        self.install_signals = install_signals
-        self.loop_lag_limit_s = loop_lag_limit_s
-        self.me = Incarnation(str(uuid.uuid4()), socket.gethostname(), os.getpid())
-        self.metrics = Metrics(loop=True)
-        self.intervals: Optional[Intervals] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stop_asked = False
-        self._give_up = GiveUp()
-        self._signals = 0
         self._main: Optional[AsyncLink] = None
-        self._http: Any = None
         self._listener: Optional[AsyncListener] = None
         self._watch: Optional[LoopWatch] = None
-        self._lease_services: list[Any] = []
-        self._services: list[Any] = []
-        self._reap_interval_s = 5.0
-        self._notified = False  # set with _wake by the listener: a task may be waiting
-
-    @property
-    def incarnation(self) -> str:
-        return self.me.id
 
     # ------------------------------------------------------------------ public
     def stop(self) -> None:
@@ -232,7 +197,8 @@ class AsyncWorker:
     async def _start(self) -> None:
         self._main = AsyncLink(self.dsn, "worker", "main", self.metrics, WORK_BOUNDS,
                                self.pooling)
-        self.intervals = await self._intervals()
+        self._set_intervals(await self._main.once(lambda c: fetchone(c, SETTINGS_SQL)))
+        assert self.intervals is not None
         listen = self.pooling.listen_target(self.dsn)
         if listen is not None:  # before taking a name: a LISTEN that cannot work is an error
             await check_listen(listen, "worker", self.pooling, self._notify,
@@ -248,18 +214,7 @@ class AsyncWorker:
         await self._main.rename(self.name)
         self.metrics.worker = self.name
         recovered = (await self._main.once(lambda c: fetchone(c, RECOVER_SQL, (self.name,))))[0]
-        self.metrics.inc("recovered", recovered)
-        iv = self.intervals
-        log.info(kv("started", worker=self.name, incarnation=self.me.id, host=self.me.host,
-                    pid=self.me.pid, queue=self.queue or "*", concurrency=self.concurrency,
-                    lease_s=iv.lease_s, renew_every_s=f"{iv.renew_every_s:g}",
-                    heartbeat_s=f"{iv.heartbeat_s:g}", worker_ttl_s=iv.worker_ttl_s,
-                    margin_s=f"{iv.margin_s:g}", recovered=recovered,
-                    pooler=self.pooling.pooler, listen=self.pooling.describe_listen(self.dsn),
-                    runtime="asyncio"))
-        if self.metrics_port is not None:
-            self._http = serve(self.metrics, self.metrics_port)
-        self._wire(registered)
+        self._started(recovered, registered)
 
     async def _notify(self, channel: str, payload: str) -> None:
         """The LISTEN check's NOTIFY, sent on the main connection."""
@@ -267,45 +222,24 @@ class AsyncWorker:
         await self._main.once(lambda c: c.execute("SELECT pg_notify(%s, %s)",
                                                   (channel, payload)))
 
-    async def _intervals(self) -> Intervals:
-        assert self._main is not None
-        lease_setting, ttl, reap_s = await self._main.once(lambda c: fetchone(c, SETTINGS_SQL))
-        self._reap_interval_s = float(reap_s)
-        self.lease_s = self.lease_s or lease_setting
-        self.renew_every_s = self.renew_every_s or default_renew_every_s(self.lease_s)
-        return Intervals(self.lease_s, self.renew_every_s, ttl, self.heartbeat_s).check()
-
     def _wire(self, registered: float) -> None:
         """Build and start the services: claims, handlers, outcomes and LISTEN on the loop
-        (no thread hand-off between a claim and the next); renewals, deadlines, heartbeat
-        and the loop watch on threads of their own, each with its own connection, so that a
-        handler blocking the loop stops none of them."""
+        (no thread hand-off between a claim and the next); renewals, deadlines, heartbeat,
+        the worker's share of the reaper and the loop watch on threads of their own, each
+        with its own connection, so that a handler blocking the loop stops none of them."""
         assert self._main is not None and self.name is not None and self.intervals is not None
         assert self._loop is not None
-        iv, name, loop = self.intervals, self.name, self._loop
-        liveness = ConnectionBounds(iv.liveness_timeout_s)
-        self._inflight = InFlight(name, self.metrics)
-        self._claimer = AsyncClaimer(self._main, name, self.queue, int(iv.lease_s),
+        liveness = self._wire_threads(registered)
+        name, loop = self.name, self._loop
+        self._claimer = AsyncClaimer(self._main, name, self.queue, int(self.intervals.lease_s),
                                      self._give_up, loop)
         self._completer = AsyncCompleter(
             AsyncLink(self.dsn, name, "complete", self.metrics, WORK_BOUNDS, self.pooling),
             name, self._inflight, self.metrics, self._give_up, self._wake.set)
         self._runner = Runner(self.handler, self._completer.put, name)
-        self._heartbeat = Heartbeat(self._link("heartbeat", liveness), name, iv.heartbeat_s,
-                                    self._info, registered, iv.worker_ttl_s)
+        self._submit = self._runner.submit
         self._watch = LoopWatch(loop, self._inflight, self.metrics, name, self.loop_lag_limit_s)
-        self._lease_services = [
-            LeaseKeeper(self._link("renew", liveness), name, iv.lease_s, iv.renew_every_s,
-                        self._inflight, self.metrics),
-            DeadlineWatch(self._inflight, lambda: self._heartbeat.acked_sent,
-                          lambda: self._heartbeat.worker_ttl_s, iv.margin_s, iv.tick_s),
-        ]
-        # The worker's share of the reaper (worker/reaper.py): a thread and connection of its
-        # own, like the heartbeat, so a handler blocking the loop cannot delay it.
-        self._services = [
-            self._heartbeat, self._watch,
-            Reaper(self._link("reaper", WORK_BOUNDS), name, self._reap_interval_s, self.metrics),
-        ]
+        self._services.append(self._watch)
         listen = self.pooling.listen_target(self.dsn)
         if listen is not None:  # else poll only, every poll_interval_s
             self._listener = AsyncListener(
@@ -317,14 +251,8 @@ class AsyncWorker:
         for s in self._lease_services + self._services:
             s.start()
 
-    def _link(self, role: str, bounds: ConnectionBounds) -> Link:
-        return Link(self.dsn, self.name or "worker", role, self.metrics, bounds, self.pooling)
-
     def _info(self) -> dict[str, Any]:
-        info: dict[str, Any] = {"queue": self.queue, "concurrency": self.concurrency,
-                                "version": __version__, "runtime": "asyncio"}
-        if self._services:
-            info["in_flight"] = len(self._inflight)
+        info = super()._info()
         if self._watch is not None:
             blocked = self._watch.blocked_s(time.monotonic())
             if blocked is not None:
@@ -333,7 +261,7 @@ class AsyncWorker:
 
     # ------------------------------------------------------------- claim loop
     async def _claim_loop(self) -> None:
-        recheck_at: Optional[float] = None  # worker/core.py: the re-check after a wake-up
+        recheck_at: Optional[float] = None  # the re-check after a wake-up (next_recheck)
         while not self._stopping.is_set():
             self._wake.clear()
             notified, self._notified = self._notified, False
@@ -347,21 +275,10 @@ class AsyncWorker:
             if got and got == idle:
                 continue  # every slot is busy now; the next wake is a stored outcome
             now = time.monotonic()
-            if idle > 0:
-                # A notification's claim came back short: a task enqueued just after it may
-                # have had its NOTIFY skipped (notify_window_ms), so look once more soon.
-                if notified and got < idle:
-                    recheck_at = now + RECHECK_S
-                elif recheck_at is not None and recheck_at <= now:
-                    recheck_at = None
+            recheck_at = next_recheck(recheck_at, now, idle, got, notified)
             wait = self.poll_interval_s if recheck_at is None else min(
                 self.poll_interval_s, max(recheck_at - now, 0.0))
             await self._wake.wait(wait)
-
-    def _on_notify(self) -> None:
-        """The listener's wake-up (on the loop): a task of our queue may be waiting."""
-        self._notified = True
-        self._wake.set()
 
     async def _claim(self, n: int) -> int:
         try:
@@ -375,31 +292,20 @@ class AsyncWorker:
             self._dispatch(task, "claim")
         return len(tasks)
 
-    def _dispatch(self, task: Task, how: str) -> None:
-        self._inflight.add(task)
-        self.metrics.inc("claimed")
-        if log.isEnabledFor(logging.INFO):  # a line per task: not formatted for nothing
-            log.info(kv(how, worker=self.name, task=task.id, token=task.lease_token,
-                        queue=task.queue, attempt=task.attempts))
-        self._runner.submit(task)
-
     # ---------------------------------------------------------------- shutdown
     async def _shutdown(self) -> None:
-        log.info(kv("stopping", worker=self.name, in_flight=len(self._inflight),
-                    grace_s=self.grace_s))
-        end = time.monotonic() + self.grace_s
-        self._give_up.at = end + max(10.0, self.grace_s)
+        end = self._grace_end()
         while len(self._inflight) and time.monotonic() < end:
             self._wake.clear()
             if len(self._inflight):
                 await self._wake.wait(min(0.2, max(end - time.monotonic(), 0.0)))
         self._runner.close()
         await self._completer.stop()
-        await asyncio.to_thread(_stop_services, self._lease_services)  # no renewal races it
+        await asyncio.to_thread(stop_services, self._lease_services)  # no renewal races it
         await self._release()
         if self._listener is not None:
             await self._listener.stop()
-        await asyncio.to_thread(_stop_services, self._services)
+        await asyncio.to_thread(stop_services, self._services)
         left = await self._runner.cancel(CANCEL_WAIT_S)
         if left:
             log.warning(kv("handlers_left_running", worker=self.name, handlers=left))
@@ -408,12 +314,9 @@ class AsyncWorker:
     async def _release(self) -> None:
         """release_owner: abandon the tasks whose handler ran, give back the rest free."""
         assert self._main is not None
-        left = self._inflight.take_all()
+        left, running = self._to_release()
         if not left:
             return
-        running = [t.id for t in left if t.started]
-        for t in left:
-            t.lease_lost.set()
         try:
             n = (await self._main.retry(lambda c: fetchone(
                 c, RELEASE_SQL, (self.name, running)), self._give_up))[0]
@@ -421,11 +324,7 @@ class AsyncWorker:
             log.error(kv("release_failed", worker=self.name, tasks=len(left),
                          error=one_line(exc)))
             return
-        self.metrics.inc("released", n)
-        self.metrics.inc("abandoned", len(running))
-        log.info(kv("released", worker=self.name, tasks=n,
-                    ids=",".join(str(t.id) for t in left),
-                    abandoned=",".join(str(i) for i in running) or None))
+        self._released(left, running, n)
 
     async def _record_stop(self) -> None:
         assert self._main is not None
@@ -434,33 +333,4 @@ class AsyncWorker:
                                    self._give_up)
         except Exception as exc:  # noqa: BLE001 - the TTL will tell instead
             log.error(kv("stop_unrecorded", worker=self.name, error=one_line(exc)))
-        log.info(kv("stopped", worker=self.name, completed=self.metrics.value("completed"),
-                    failed=self.metrics.value("failed"),
-                    lost_leases=self.metrics.value("lost_leases")))
-
-    # ----------------------------------------------------------------- signals
-    def _install_signals(self) -> dict:
-        """signal.signal, not loop.add_signal_handler: the handler then runs even while a
-        handler blocks the loop, so a second signal always exits."""
-        if not self.install_signals or threading.current_thread() is not threading.main_thread():
-            return {}
-        previous = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            previous[sig] = signal.signal(sig, self._on_signal)
-        return previous
-
-    def _on_signal(self, signum: int, _frame: Any) -> None:
-        self._signals += 1
-        if self._signals > 1:
-            os.write(2, f"tasklease: second signal {signum}: exiting now\n".encode())
-            os._exit(128 + signum)
-        log.info(kv("signal", worker=self.name, signal=signal.Signals(signum).name,
-                    grace_s=self.grace_s))
-        self.stop()
-
-
-def _stop_services(services: list[Any]) -> None:
-    for s in services:
-        s.stop()
-    for s in services:
-        s.join(JOIN_S)
+        self._log_stopped()

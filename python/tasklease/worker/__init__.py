@@ -3,7 +3,9 @@
     tasklease.Worker(dsn, handler, queue="mail", concurrency=4).run()   # until SIGTERM
 
 One worker process is a few small services, each a class owning its thread, its
-connection and its fields; Worker (core.py) only wires them and runs the shutdown in order.
+connection and its fields; Worker (core.py) only wires them and runs the shutdown in order,
+on the base it shares with the AsyncWorker (common.py: options, intervals, the services on
+threads, the start, release and stop log lines, signals).
 
   thread       module       connection  job
   main         core         main        register the name, recover; then the loop: store

@@ -13,19 +13,21 @@ success is stored alone, and one the database refuses becomes a fail_task of its
 ("result is not storable as jsonb: ..."), so no other task's outcome in the batch is lost.
 If even that fail_task is refused, the outcome is logged and dropped: the lease then runs
 out and the reaper's crash budget bounds the task.  Nothing is retried for ever but a
-lost connection, and that only until the shutdown gives up.
+lost connection, and that only until the shutdown gives up.  CompleterBase is what the
+AsyncCompleter shares: which outcomes are stored, what is counted and logged.
 """
 
 from __future__ import annotations
 
+import logging
 import queue
 from collections.abc import Callable
-from typing import Optional
+from typing import Any, Optional
 
 import psycopg
 
 from ..metrics import Metrics
-from .events import info, kv, log, one_line
+from .events import kv, log, one_line
 from .inflight import InFlight
 from .link import Link
 from .outcomes import Outcome, refused, storable_text
@@ -51,15 +53,65 @@ WHERE (SELECT count(*) FROM done) >= 0
 Claim = tuple[str, tuple]
 
 
-class Completer:
-    def __init__(self, link: Link, owner: str, inflight: InFlight, metrics: Metrics,
+class CompleterBase:
+    """What Completer and AsyncCompleter share: which outcomes are stored, and what is
+    counted and logged once the database has answered (the I/O is theirs)."""
+
+    def __init__(self, link: Any, owner: str, inflight: InFlight, metrics: Metrics,
                  give_up: Callable[[], bool], stored: Callable[[], None]) -> None:
         self._link = link
         self._owner = owner
         self._inflight = inflight
         self._metrics = metrics
         self._give_up = give_up
-        self._stored = stored  # called when an outcome arrives (wakes the worker's loop)
+        # Wakes the worker's loop: Completer calls it when an outcome arrives,
+        # AsyncCompleter after each flush.
+        self._stored = stored
+
+    def _live(self, batch: list[Outcome]) -> list[Outcome]:
+        """The outcomes still worth storing: not those of a lease a renewal found gone (the
+        database would refuse them)."""
+        live = []
+        for o in batch:
+            if o.task.gone:
+                log.info(kv("outcome_dropped", worker=self._owner, task=o.task.id,
+                            token=o.task.lease_token, reason="lease_lost"))
+            else:
+                live.append(o)
+        return live
+
+    def _report(self, done: list[Outcome], accepted: set[int]) -> None:
+        verbose = log.isEnabledFor(logging.INFO)  # a line per task: not formatted for nothing
+        for o in done:
+            if o.task.id in accepted:
+                self._metrics.inc("completed")
+                if verbose:
+                    log.info(kv("completed", worker=self._owner, task=o.task.id,
+                                token=o.task.lease_token))
+            else:
+                self._inflight.lost(o.task, "complete_refused")
+
+    def _fail_dropped(self, o: Outcome, exc: Exception) -> None:
+        """fail_task refused the failure: it is dropped, the lease left to run out."""
+        self._metrics.inc("dropped_outcomes")
+        log.error(kv("outcome_dropped", worker=self._owner, task=o.task.id,
+                     token=o.task.lease_token, reason="fail_refused", error=one_line(exc)))
+
+    def _failed(self, o: Outcome, error: str, status: Optional[str]) -> None:
+        """fail_task answered status (None: the lease was no longer ours)."""
+        if status is None:
+            self._inflight.lost(o.task, "fail_refused")
+            return
+        self._metrics.inc("failed")
+        log.warning(kv("failed", worker=self._owner, task=o.task.id, token=o.task.lease_token,
+                       attempt=o.task.attempts, status=status,
+                       error=error.splitlines()[0] if error else ""))
+
+
+class Completer(CompleterBase):
+    def __init__(self, link: Link, owner: str, inflight: InFlight, metrics: Metrics,
+                 give_up: Callable[[], bool], stored: Callable[[], None]) -> None:
+        super().__init__(link, owner, inflight, metrics, give_up, stored)
         self._pending: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
 
     # ------------------------------------------------------------ any thread
@@ -106,13 +158,7 @@ class Completer:
                 return out
 
     def _store(self, batch: list[Outcome], claim: Optional[Claim]) -> list[tuple]:
-        live = []
-        for o in batch:
-            if o.task.gone:  # a renewal found the lease gone: the database would refuse it
-                log.info(kv("outcome_dropped", worker=self._owner, task=o.task.id,
-                            token=o.task.lease_token, reason="lease_lost"))
-            else:
-                live.append(o)
+        live = self._live(batch)
         done = [o for o in live if o.ok]
         failures = [o for o in live if not o.ok]
         try:
@@ -184,14 +230,6 @@ class Completer:
                            refused=len(failures)))
         return failures
 
-    def _report(self, done: list[Outcome], accepted: set[int]) -> None:
-        for o in done:
-            if o.task.id in accepted:
-                self._metrics.inc("completed")
-                info("completed", worker=self._owner, task=o.task.id, token=o.task.lease_token)
-            else:
-                self._inflight.lost(o.task, "complete_refused")
-
     # --------------------------------------------------------------- failures
     def _fail(self, o: Outcome) -> None:
         error = storable_text(o.error)
@@ -202,14 +240,6 @@ class Completer:
         except Exception as exc:
             if self._link.is_connection_error(exc):
                 raise
-            self._metrics.inc("dropped_outcomes")
-            log.error(kv("outcome_dropped", worker=self._owner, task=o.task.id,
-                         token=o.task.lease_token, reason="fail_refused", error=one_line(exc)))
+            self._fail_dropped(o, exc)
             return
-        if status is None:
-            self._inflight.lost(o.task, "fail_refused")
-            return
-        self._metrics.inc("failed")
-        log.warning(kv("failed", worker=self._owner, task=o.task.id, token=o.task.lease_token,
-                       attempt=o.task.attempts, status=status,
-                       error=error.splitlines()[0] if error else ""))
+        self._failed(o, error, status)
