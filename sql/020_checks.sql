@@ -187,11 +187,6 @@ $$;
 COMMENT ON FUNCTION tasklease._backoff(int, int) IS
 'Exponential backoff with jitter: base * 2^(n-1) seconds, capped at retry_max_s, times 0.75..1.25.';
 
--- The reaper rule.  p_worker_heartbeat is NULL when the owner has no worker
--- row we may judge (it never heartbeats, or its row is being updated right
--- now): such an owner is judged by its lease alone.  The first reason that
--- applies, in this order, is reported.
-
 CREATE OR REPLACE FUNCTION tasklease._notify(p_queue text)
 RETURNS void
 LANGUAGE sql
