@@ -299,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = _watch(conn, run, console)
         okay, lines = summary(conn, run)
         ok = ok and okay
+        console.print()  # the live table's last frame may end without a newline (a pipe)
         console.print(Panel("\n".join(lines), title="summary",
                             border_style="green" if ok else "red"))
     finally:
