@@ -170,6 +170,25 @@ COMMENT ON FUNCTION tasklease._check_pairs(bigint [], bigint []) IS
 'The batch size of (task_ids, lease_tokens) arrays of equal length: TL007 when they differ, '
 'TL003 outside 1..max_batch.';
 
+-- The end of an operator action that changed nothing: TL009 when the task
+-- does not exist (cancel_task, retry_task, run_task_now, take_back_task),
+-- else nothing, and the caller returns false.
+CREATE OR REPLACE FUNCTION tasklease._check_task_exists(p_task_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM tasklease.tasks AS t WHERE t.id = p_task_id) THEN
+        RAISE EXCEPTION 'task % does not exist', p_task_id USING ERRCODE = 'TL009';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._check_task_exists(bigint) IS
+'Raises TL009 when no task has this id.';
+
 -- Delay before attempt n + 1: base * 2^(n - 1), capped, with +-25% jitter so
 -- that tasks that failed together do not come back together.
 CREATE OR REPLACE FUNCTION tasklease._backoff(p_base_s int, p_n int)

@@ -42,9 +42,7 @@ BEGIN
     IF v_n > 0 THEN
         RETURN true;
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM tasklease.tasks AS t WHERE t.id = cancel_task.task_id) THEN
-        RAISE EXCEPTION 'task % does not exist', cancel_task.task_id USING ERRCODE = 'TL009';
-    END IF;
+    PERFORM tasklease._check_task_exists(cancel_task.task_id);
     RETURN false;
 END
 $$;

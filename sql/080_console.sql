@@ -79,9 +79,7 @@ BEGIN
         PERFORM tasklease._notify(v_queue);
         RETURN true;
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM tasklease.tasks AS t WHERE t.id = retry_task.task_id) THEN
-        RAISE EXCEPTION 'task % does not exist', retry_task.task_id USING ERRCODE = 'TL009';
-    END IF;
+    PERFORM tasklease._check_task_exists(retry_task.task_id);
     RETURN false;
 END
 $$;
@@ -129,9 +127,7 @@ BEGIN
         PERFORM tasklease._notify(v_queue);
         RETURN true;
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM tasklease.tasks AS t WHERE t.id = run_task_now.task_id) THEN
-        RAISE EXCEPTION 'task % does not exist', run_task_now.task_id USING ERRCODE = 'TL009';
-    END IF;
+    PERFORM tasklease._check_task_exists(run_task_now.task_id);
     RETURN false;
 END
 $$;
@@ -164,11 +160,7 @@ BEGIN
         AND t.lease_token = take_back_task.lease_token
     FOR UPDATE;
     IF v_id IS NULL THEN
-        IF NOT EXISTS (SELECT 1 FROM tasklease.tasks AS t WHERE t.id = take_back_task.task_id)
-        THEN
-            RAISE EXCEPTION 'task % does not exist', take_back_task.task_id
-                USING ERRCODE = 'TL009';
-        END IF;
+        PERFORM tasklease._check_task_exists(take_back_task.task_id);
         RETURN false;
     END IF;
     PERFORM tasklease._requeue_or_fail(
