@@ -1,6 +1,7 @@
 """AsyncClaimer: the claims of an AsyncWorker on its main connection, the rules and SQL of
-tasklease.worker.claimer (one claim_tasks call for every idle slot; after a reconnect, the
-leases this owner holds but does not track are adopted and run again)."""
+tasklease.worker.claimer (one claim_tasks call for every idle slot, usually sent with the
+last outcomes by AsyncCompleter.exchange; after a reconnect, the leases this owner holds
+but does not track are adopted and run again)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ class AsyncClaimer:
         self._give_up, self._loop = give_up, loop
         self._seen_reconnects = link.reconnects
 
-    async def claim(self, n: int) -> list[Task]:
-        """Up to n tasks, each with its local lease expiry counted from the send time."""
-        sent = time.monotonic()
-        rows = await self._link.retry(lambda c: fetchall(
-            c, CLAIM_SQL, (self._owner, n, self._queue, self._lease_s)), self._give_up)
+    def statement(self, n: int) -> tuple[str, tuple]:
+        """The claim of up to n tasks, as (sql, params)."""
+        return CLAIM_SQL, (self._owner, n, self._queue, self._lease_s)
+
+    def tasks(self, rows: list, sent: float) -> list[Task]:
+        """The claimed rows as Tasks whose local lease expiry counts from sent, the
+        time.monotonic() at which the claim was sent."""
         return [new_task(r, sent + self._lease_s, self._loop) for r in rows]
 
     def reconnected(self) -> bool:

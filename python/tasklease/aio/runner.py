@@ -29,10 +29,18 @@ class Runner:
         self._closed = False
         self._cancelling = False
         self._running: set[asyncio.Task] = set()
+        self._busy = 0  # handlers submitted and not ended (their outcome may be unstored)
+
+    def busy(self) -> int:
+        """How many handler slots are taken: the claim loop claims for the others.  Counted
+        down when the handler ends, before its outcome is delivered, so the claim loop that
+        the delivery wakes already counts that slot free."""
+        return self._busy
 
     def submit(self, task: Task) -> None:
         """Run the handler for task (it starts at the loop's next turn)."""
         future = asyncio.ensure_future(self._serve(task))
+        self._busy += 1
         self._running.add(future)
         future.add_done_callback(self._running.discard)
 
@@ -54,7 +62,10 @@ class Runner:
 
     async def _serve(self, task: Task) -> None:
         try:
-            outcome = await self._execute(task)
+            try:
+                outcome = await self._execute(task)
+            finally:
+                self._busy -= 1
             if outcome is not None:
                 self._deliver(outcome)
         except asyncio.CancelledError:

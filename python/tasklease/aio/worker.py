@@ -6,8 +6,9 @@ the intervals, the thread services and those log lines are its base class's
 
 Start: read the settings, check the intervals, check that LISTEN works where it should,
 claim a name (register_worker), recover what a previous life of that name held, then start
-the completer, the lease keeper, the deadline watch, the heartbeat, the loop watch and the
-listener.  The claim loop then claims for idle handler slots until stopped.
+the lease keeper, the deadline watch, the heartbeat, the loop watch and the listener.  The
+claim loop then stores the outcomes that came in and claims for the idle handler slots, in
+one statement on the main connection (AsyncCompleter.exchange), until stopped.
 
 Stop (SIGTERM, SIGINT or stop()): stop claiming; let running handlers finish for grace_s
 while their outcomes are stored; then no handler starts any more, the last outcomes are
@@ -233,9 +234,8 @@ class AsyncWorker(WorkerBase):
         name, loop = self.name, self._loop
         self._claimer = AsyncClaimer(self._main, name, self.queue, int(self.intervals.lease_s),
                                      self._give_up, loop)
-        self._completer = AsyncCompleter(
-            AsyncLink(self.dsn, name, "complete", self.metrics, WORK_BOUNDS, self.pooling),
-            name, self._inflight, self.metrics, self._give_up, self._wake.set)
+        self._completer = AsyncCompleter(self._main, name, self._inflight, self.metrics,
+                                         self._give_up, self._wake.set)
         self._runner = Runner(self.handler, self._completer.put, name)
         self._submit = self._runner.submit
         self._watch = LoopWatch(loop, self._inflight, self.metrics, name, self.loop_lag_limit_s)
@@ -247,7 +247,6 @@ class AsyncWorker(WorkerBase):
                           self.pooling.for_listen()),
                 name, self.queue, self._on_notify)
             self._listener.start()
-        self._completer.start()
         for s in self._lease_services + self._services:
             s.start()
 
@@ -261,46 +260,54 @@ class AsyncWorker(WorkerBase):
 
     # ------------------------------------------------------------- claim loop
     async def _claim_loop(self) -> None:
+        """Store the outcomes that came in and claim for the free slots, in one exchange,
+        whenever an outcome, a notification or the poll timer says so."""
         recheck_at: Optional[float] = None  # the re-check after a wake-up (next_recheck)
         while not self._stopping.is_set():
             self._wake.clear()
             notified, self._notified = self._notified, False
-            if self._claimer.reconnected():
-                # A commit acknowledged just before a crash may be lost: leases the database
-                # says we hold but we do not track are run again (at-least-once).
-                for task in await self._claimer.adopt(self._inflight.ids()):
-                    self._dispatch(task, "adopt")
-            idle = self.concurrency - len(self._inflight)
-            got = await self._claim(idle) if idle > 0 and not self._stopping.is_set() else 0
-            if got and got == idle:
-                continue  # every slot is busy now; the next wake is a stored outcome
             now = time.monotonic()
-            recheck_at = next_recheck(recheck_at, now, idle, got, notified)
+            asked, got = await self._exchange()
+            if self._completer.pending() or (got and got == asked):
+                continue  # outcomes came in meanwhile, or the slots filled: at it again
+            recheck_at = next_recheck(recheck_at, now, asked, got, notified)
             wait = self.poll_interval_s if recheck_at is None else min(
                 self.poll_interval_s, max(recheck_at - now, 0.0))
             await self._wake.wait(wait)
 
-    async def _claim(self, n: int) -> int:
+    async def _exchange(self) -> tuple[int, int]:
+        """Adopt lost claims after a reconnect, store the pending outcomes and claim for
+        the free slots in one transaction, start the claimed tasks; (asked, claimed)."""
+        n = 0
+        if self._claimer.reconnected():
+            # A commit acknowledged just before a crash may be lost: leases the database
+            # says we hold but we do not track are run again (at-least-once).
+            for task in await self._claimer.adopt(self._inflight.ids()):
+                self._dispatch(task, "adopt")
+        n = 0 if self._stopping.is_set() else self.concurrency - self._runner.busy()
+        sent = time.monotonic()
         try:
-            tasks = await self._claimer.claim(n)
+            rows = await self._completer.exchange(
+                self._claimer.statement(n) if n > 0 else None)
         except psycopg.Error as exc:
             if not is_transient(exc):
                 raise
             log.warning(kv("claim_failed", worker=self.name, error=one_line(exc)))
-            return 0
-        for task in tasks:
+            return n, 0
+        for task in self._claimer.tasks(rows, sent):
             self._dispatch(task, "claim")
-        return len(tasks)
+        return n, len(rows)
 
     # ---------------------------------------------------------------- shutdown
     async def _shutdown(self) -> None:
         end = self._grace_end()
         while len(self._inflight) and time.monotonic() < end:
             self._wake.clear()
+            await self._completer.flush()
             if len(self._inflight):
                 await self._wake.wait(min(0.2, max(end - time.monotonic(), 0.0)))
         self._runner.close()
-        await self._completer.stop()
+        await self._completer.flush()
         await asyncio.to_thread(stop_services, self._lease_services)  # no renewal races it
         await self._release()
         if self._listener is not None:
