@@ -76,3 +76,66 @@ COMMENT ON FUNCTION tasklease.release_owner(text, bigint []) IS
 'Graceful shutdown: gives back every task owner is running and returns how many.  Tasks in '
 'started (their handler was still running) are abandoned: requeued or failed by the crash '
 'budget, reason abandoned.  The others are released free, as if never claimed.';
+
+-- Give back tasks a worker claimed ahead and will not start after all (their
+-- wait behind a long handler grew too long): each whose lease (task_id,
+-- owner, lease_token) is still held goes back to queued free, as if never
+-- claimed, keeping its place (run_after and priority unchanged), and idle
+-- workers are woken.  Returns the ids given back; a lease no longer held is
+-- left alone.  The worker gives back only tasks whose handler never started.
+-- Locks: the given-back rows, in id order.  Time source: now().
+CREATE OR REPLACE FUNCTION tasklease.release_tasks(
+    owner text,
+    task_ids bigint [],
+    lease_tokens bigint []
+)
+RETURNS SETOF bigint
+LANGUAGE plpgsql
+VOLATILE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_owner text := tasklease._check_owner(release_tasks.owner);
+    v_ids bigint [];
+    v_queues text [];
+BEGIN
+    PERFORM tasklease._check_pairs(task_ids, lease_tokens);
+    WITH mine AS (
+        SELECT t.id, t.lease_token FROM tasklease.tasks AS t
+        JOIN unnest(task_ids, lease_tokens) AS c (id, token) ON t.id = c.id
+        WHERE t.status = 'running' AND t.owner_id = v_owner AND t.lease_token = c.token
+        ORDER BY t.id
+        FOR UPDATE OF t
+    ),
+
+    rel AS (
+        UPDATE tasklease.tasks AS t SET
+            status = 'queued', owner_id = NULL, lease_token = NULL, lease_expires_at = NULL,
+            attempts = greatest(t.attempts - 1, 0), updated_at = now()
+        FROM mine WHERE t.id = mine.id
+        RETURNING t.id, t.queue, t.attempts, t.requeue_count, mine.lease_token
+    ),
+
+    logged AS (
+        INSERT INTO tasklease.reaper_log
+            (task_id, action, reason, owner_id, lease_token, attempts, requeue_count, actor)
+        SELECT r.id, 'released', 'released', v_owner, r.lease_token, r.attempts,
+            r.requeue_count, 'release_tasks'
+        FROM rel AS r
+        RETURNING task_id
+    )
+
+    SELECT array_agg(r.id ORDER BY r.id), array_agg(DISTINCT r.queue) INTO v_ids, v_queues
+    FROM rel AS r WHERE r.id IN (SELECT l.task_id FROM logged AS l);
+
+    PERFORM tasklease._notify(q) FROM unnest(v_queues) AS q;
+    RETURN QUERY SELECT unnest(v_ids);
+END
+$$;
+
+COMMENT ON FUNCTION tasklease.release_tasks(text, bigint [], bigint []) IS
+'Gives back, free and in their place, the tasks of (task_ids, lease_tokens) whose lease owner '
+'still holds (a worker''s claimed-ahead tasks it will not start); returns their ids.  '
+'TL007 for arrays of different lengths, TL003 for an empty or oversized batch.';

@@ -351,7 +351,7 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         queue=args.queue, concurrency=args.concurrency, name=args.name,
         lease_s=lease_s, renew_every_s=args.renew_every_s, heartbeat_s=args.heartbeat_s,
         poll_interval_s=args.poll_interval_s, grace_s=args.grace_s,
-        metrics_port=args.metrics_port,
+        metrics_port=args.metrics_port, prefetch=args.prefetch,
     )
     if is_async_handler(handler):
         import asyncio
@@ -365,6 +365,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
     return value
 
 
@@ -458,6 +465,10 @@ def _parser_worker(sub: Any) -> None:
     p.add_argument("handler", metavar="MODULE:FUNCTION")
     p.add_argument("--queue", help="only this queue (default: every queue)")
     p.add_argument("--concurrency", type=_positive_int, default=1)
+    p.add_argument("--prefetch", type=_non_negative_int, metavar="N",
+                   help="claim up to N tasks beyond the free slots while handlers take under "
+                        "10 ms on average; given back unstarted after 1 s behind busy "
+                        "slots (default: the concurrency, at least 8; 0: never)")
     p.add_argument("--name", help="worker name (default: <host>-<first free slot>)")
     p.add_argument("--lease-s", type=_positive_int, help="default: TASK_LEASE_S, else setting")
     p.add_argument("--grace-s", type=float, default=30.0,

@@ -14,6 +14,8 @@ _COUNTERS = {
     "failed": "Handler failures reported with fail_task.",
     "lost_leases": "Leases found gone (renewal or completion refused, or local deadline passed).",
     "released": "Tasks given back at shutdown with release_owner.",
+    "given_back": "Tasks claimed ahead that waited too long behind busy slots, given back "
+                  "unstarted with release_tasks.",
     "recovered": "Tasks of a previous life requeued at startup with recover_owner.",
     "reconnects": "Database reconnections after a lost connection.",
     "abandoned": "Tasks whose handler was still running when a graceful stop ended; given "

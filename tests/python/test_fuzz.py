@@ -208,6 +208,10 @@ FUNCTIONS: dict[str, tuple[list[tuple[str, str]], int]] = {
         4,
     ),
     "release_owner": ([("owner", "text")], 1),
+    "release_tasks": (
+        [("owner", "text"), ("task_ids", "bigint[]"), ("lease_tokens", "bigint[]")],
+        3,
+    ),
     "recover_owner": ([("owner", "text")], 1),
     "reap_if_due": ([("worker", "text")], 1),
     "cancel_task": ([("task_id", "bigint")], 1),

@@ -180,6 +180,46 @@ def test_a_hanging_handler_is_abandoned_at_each_deploy_until_failed(conn, worker
         ("failed", "abandoned", "release_owner")]
 
 
+@both_flavours
+def test_tasks_claimed_ahead_of_a_hanging_handler_are_given_back_unstarted(conn, workers,
+                                                                          flavour):
+    """Short handlers open the claim-ahead gate; then one hangs with tasks claimed behind
+    it.  Those are given back (release_tasks) after AHEAD_WAIT_LIMIT_S, never started: each
+    is queued again with its attempts restored while the hang still holds the only slot,
+    and another worker runs them."""
+    enqueue_many(conn, [{"do": "ok", "n": i} for i in range(40)])
+    hang_id = _enqueue(conn, "hang")
+    after = enqueue_many(conn, [{"do": "ok", "n": 100 + i} for i in range(6)])
+    w = workers("--name", "ahead", "--concurrency", "1", "--prefetch", "4", flavour=flavour)
+    wait_until(lambda: conn.execute(
+        "SELECT status = 'running' FROM tasklease.tasks WHERE id = %s", (hang_id,)).fetchone()[0],
+        what="the hanging handler to start")
+    wait_until(lambda: conn.execute(
+        "SELECT count(*) FROM tasklease.reaper_log WHERE actor = 'release_tasks'"
+        " AND owner_id = 'ahead'").fetchone()[0] > 0,
+        timeout=15, what="a task claimed ahead to be given back")
+    back = conn.execute(
+        "SELECT task_id, reason FROM tasklease.reaper_log WHERE actor = 'release_tasks'"
+        " ORDER BY task_id").fetchall()
+    assert {r[1] for r in back} == {"released"}
+    assert {r[0] for r in back} <= set(after), back  # only tasks that were behind the hang
+    rows = _tasks(conn, after)
+    assert all(rows[i][0] == "queued" for i in after), rows
+    attempts = conn.execute("SELECT id, attempts FROM tasklease.tasks WHERE id = ANY(%s)",
+                            (after,)).fetchall()
+    assert all(a == 0 for _, a in attempts), attempts  # never started: the claim is undone
+    assert conn.execute("SELECT status FROM tasklease.tasks WHERE id = %s",
+                        (hang_id,)).fetchone()[0] == "running"
+    assert "event=given_back" in w.log()
+    other = workers("--name", "other", flavour=flavour)
+    wait_until(lambda: _all_finished(conn, after), timeout=30, what="the other worker")
+    done_by = conn.execute("SELECT DISTINCT owner_id FROM tasklease.tasks WHERE id = ANY(%s)",
+                           (after,)).fetchall()
+    assert done_by == [("other",)]
+    other.stop()
+    w.kill()
+
+
 # ------------------------------------------------------------------ deadlines
 @both_flavours
 def test_lease_lost_is_set_before_the_reaper_may_act_for_owner_dead(conn, dsn, workers,

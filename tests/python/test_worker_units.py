@@ -11,6 +11,7 @@ import pytest
 from tasklease.errors import InvalidWorkerConfig
 from tasklease.metrics import Metrics
 from tasklease.worker import Task
+from tasklease.worker.ahead import Ahead, Waiting
 from tasklease.worker.common import RECHECK_S, next_recheck
 from tasklease.worker.inflight import InFlight
 from tasklease.worker.leases import DeadlineWatch
@@ -192,3 +193,29 @@ def test_a_signal_handler_can_set_the_stop_events_while_their_lock_is_held():
         assert worker._stopping.is_set() and worker._wake.is_set()
     finally:
         signal.signal(signal.SIGUSR1, previous)
+
+
+def test_claiming_ahead_waits_for_short_handlers_and_stops_for_slow_ones():
+    ahead = Ahead(4)
+    assert ahead.depth() == 0, "no handler timed yet"
+    for _ in range(5):
+        ahead.record(0.001)
+    assert ahead.depth() == 4
+    for _ in range(10):
+        ahead.record(0.5)
+    assert ahead.depth() == 0, "handlers got slow"
+    assert Ahead(0).depth() == 0
+
+
+def test_waiting_tasks_are_withdrawn_together_once_the_oldest_waited_too_long():
+    waiting = Waiting()
+    a, b = Task(1, "q", None, 1, 10), Task(2, "q", None, 1, 11)
+    waiting.add(a)
+    waiting.add(b)
+    now = time.monotonic()
+    assert waiting.withdraw_stale(now, limit_s=60) == []
+    assert waiting.withdraw_stale(now + 61, limit_s=60) == [a, b]
+    assert not waiting.begin(a) and not waiting.begin(b), "withdrawn: never started"
+    again = Task(1, "q", None, 2, 12)  # the same task, claimed again: a new Task
+    waiting.add(again)
+    assert waiting.begin(again) and len(waiting) == 0

@@ -1,5 +1,7 @@
-"""Runner: the handler coroutines of an AsyncWorker, one asyncio task per claimed task; no
-database I/O.  The asyncio twin of tasklease.worker.slots.
+"""Runner: the handler coroutines of an AsyncWorker, one asyncio task per claimed task, at
+most `concurrency` of them inside the handler at a time (the others, claimed ahead, wait
+in Waiting: worker/ahead.py; one withdrawn from there never starts); no database I/O.  The
+asyncio twin of tasklease.worker.slots.
 
 Whatever the handler returns or raises (BaseException included: SystemExit,
 KeyboardInterrupt, GeneratorExit, and a CancelledError the worker did not ask for) becomes
@@ -11,9 +13,11 @@ outcome: its task has been given back by then.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Optional
 
+from ..worker.ahead import Waiting
 from ..worker.events import kv, log, one_line
 from ..worker.outcomes import Outcome, outcome_of_exception, outcome_of_return
 from ..worker.task import Task
@@ -22,8 +26,13 @@ Handler = Callable[[Task], Awaitable[Any]]
 
 
 class Runner:
-    def __init__(self, handler: Handler, deliver: Callable[[Outcome], None], owner: str) -> None:
+    def __init__(self, handler: Handler, deliver: Callable[[Outcome], None], owner: str,
+                 concurrency: int = 1, waiting: Optional[Waiting] = None,
+                 timed: Optional[Callable[[float], None]] = None) -> None:
         self._handler = handler
+        self._slots = asyncio.Semaphore(concurrency)
+        self._waiting = waiting if waiting is not None else Waiting()
+        self._timed = timed or (lambda seconds: None)
         self._deliver = deliver
         self._owner = owner
         self._closed = False
@@ -39,6 +48,7 @@ class Runner:
 
     def submit(self, task: Task) -> None:
         """Run the handler for task (it starts at the loop's next turn)."""
+        self._waiting.add(task)
         future = asyncio.ensure_future(self._serve(task))
         self._busy += 1
         self._running.add(future)
@@ -63,7 +73,8 @@ class Runner:
     async def _serve(self, task: Task) -> None:
         try:
             try:
-                outcome = await self._execute(task)
+                async with self._slots:
+                    outcome = await self._execute(task)
             finally:
                 self._busy -= 1
             if outcome is not None:
@@ -77,18 +88,22 @@ class Runner:
             log.error(kv("runner_error", worker=self._owner, task=task.id, error=one_line(exc)))
 
     async def _execute(self, task: Task) -> Optional[Outcome]:
-        if self._closed:
-            return None
+        if self._closed or not self._waiting.begin(task):
+            return None  # stopping (to be released), or withdrawn (given back)
         task.started = True
+        began = time.monotonic()
         try:
             value = await self._handler(task)
         except asyncio.CancelledError as exc:
             if self._cancelling:
                 raise  # the graceful stop ended it: its task is given back already
             task.finished = True
+            self._timed(time.monotonic() - began)
             return outcome_of_exception(task, exc)
         except BaseException as exc:  # noqa: BLE001 - any handler exit becomes fail_task
             task.finished = True
+            self._timed(time.monotonic() - began)
             return outcome_of_exception(task, exc)
         task.finished = True
+        self._timed(time.monotonic() - began)
         return outcome_of_return(task, value)

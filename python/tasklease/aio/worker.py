@@ -33,6 +33,7 @@ import psycopg
 
 from ..db import is_transient
 from ..errors import InvalidWorkerConfig
+from ..worker.ahead import RELEASE_TASKS_SQL
 from ..worker.common import (
     RECOVER_SQL,
     RELEASE_SQL,
@@ -50,7 +51,7 @@ from ..worker.task import Task
 from ..worker.timing import LOOP_LAG_LIMIT_S, ConnectionBounds
 from .claimer import AsyncClaimer
 from .completer import AsyncCompleter
-from .link import AsyncLink, fetchone
+from .link import AsyncLink, fetchall, fetchone
 from .listener import AsyncListener, check_listen
 from .loopwatch import LoopWatch
 from .runner import Runner
@@ -141,12 +142,14 @@ class AsyncWorker(WorkerBase):
         listen_dsn: Optional[str] = None,
         listen: Optional[bool] = None,
         loop_lag_limit_s: float = LOOP_LAG_LIMIT_S,
+        prefetch: Optional[int] = None,
     ) -> None:
         super().__init__(dsn, handler, queue=queue, concurrency=concurrency, name=name,
                          lease_s=lease_s, renew_every_s=renew_every_s, heartbeat_s=heartbeat_s,
                          poll_interval_s=poll_interval_s, grace_s=grace_s,
                          metrics_port=metrics_port, install_signals=install_signals,
-                         pooler=pooler, listen_dsn=listen_dsn, listen=listen)
+                         pooler=pooler, listen_dsn=listen_dsn, listen=listen,
+                         prefetch=prefetch)
         self.loop_lag_limit_s = loop_lag_limit_s
 
     def _prepare(self, handler: Any) -> None:
@@ -236,7 +239,8 @@ class AsyncWorker(WorkerBase):
                                      self._give_up, loop)
         self._completer = AsyncCompleter(self._main, name, self._inflight, self.metrics,
                                          self._give_up, self._wake.set)
-        self._runner = Runner(self.handler, self._completer.put, name)
+        self._runner = Runner(self.handler, self._completer.put, name, self.concurrency,
+                              self._waiting, self._ahead.record)
         self._submit = self._runner.submit
         self._watch = LoopWatch(loop, self._inflight, self.metrics, name, self.loop_lag_limit_s)
         self._services.append(self._watch)
@@ -284,7 +288,11 @@ class AsyncWorker(WorkerBase):
             # says we hold but we do not track are run again (at-least-once).
             for task in await self._claimer.adopt(self._inflight.ids()):
                 self._dispatch(task, "adopt")
-        n = 0 if self._stopping.is_set() else self.concurrency - self._runner.busy()
+        back = self._to_give_back()
+        if back:
+            await self._give_back_now(back)
+        n = 0 if self._stopping.is_set() else (
+            self.concurrency + self._ahead.depth() - self._runner.busy())
         sent = time.monotonic()
         try:
             rows = await self._completer.exchange(
@@ -297,6 +305,17 @@ class AsyncWorker(WorkerBase):
         for task in self._claimer.tasks(rows, sent):
             self._dispatch(task, "claim")
         return n, len(rows)
+
+    async def _give_back_now(self, tasks: list[Task]) -> None:
+        """release_tasks for claimed-ahead tasks no handler will start (withdrawn)."""
+        assert self._main is not None
+        try:
+            rows = await self._main.retry(lambda c: fetchall(
+                c, RELEASE_TASKS_SQL, self._give_back_args(tasks)), self._give_up)
+        except Exception as exc:  # noqa: BLE001 - left to the shutdown's release_owner
+            self._give_back_failed(tasks, exc, self._main.is_connection_error(exc))
+            return
+        self._gave_back(tasks, [r[0] for r in rows])
 
     # ---------------------------------------------------------------- shutdown
     async def _shutdown(self) -> None:

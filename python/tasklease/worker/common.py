@@ -22,9 +22,11 @@ from typing import Any, Optional
 
 from .. import __version__
 from ..db import resolve_dsn
+from ..errors import InvalidWorkerConfig
 from ..metrics import Metrics, serve
 from ..pooling import Pooling
-from .events import kv, log
+from .ahead import Ahead, Waiting
+from .events import kv, log, one_line
 from .heartbeat import Heartbeat
 from .identity import Incarnation
 from .inflight import InFlight
@@ -41,7 +43,7 @@ from .timing import (
 )
 
 SETTINGS_SQL = ("SELECT tasklease._setting('lease_s'), tasklease._setting('worker_ttl_s'),"
-                " tasklease._setting('reap_interval_s')")
+                " tasklease._setting('reap_interval_s'), tasklease._setting('max_batch')")
 RECOVER_SQL = "SELECT tasklease.recover_owner(%s)"
 RELEASE_SQL = "SELECT tasklease.release_owner(%s, %s)"
 STOPPED_SQL = "SELECT tasklease.worker_stopped(%s, %s)"
@@ -91,14 +93,22 @@ class WorkerBase:
         pooler: Optional[str] = None,
         listen_dsn: Optional[str] = None,
         listen: Optional[bool] = None,
+        prefetch: Optional[int] = None,
     ) -> None:
         check_options(concurrency, lease_s, renew_every_s, heartbeat_s, grace_s)
+        if prefetch is not None and prefetch < 0:
+            raise InvalidWorkerConfig("prefetch must not be negative")
         self._prepare(handler)
         self.pooling = Pooling.resolve(pooler, listen_dsn, listen)
         self.dsn = resolve_dsn(dsn)
         self.handler = handler
         self.queue = queue
         self.concurrency = concurrency
+        # Tasks claimed beyond the free slots while handlers are short (worker/ahead.py).
+        self.prefetch = max(concurrency, 8) if prefetch is None else prefetch
+        self._ahead = Ahead(self.prefetch)
+        self._waiting = Waiting()
+        self._give_back: list[Task] = []  # withdrawn, not given back yet
         self.name = name
         self.lease_s = lease_s
         self.renew_every_s = renew_every_s
@@ -135,8 +145,10 @@ class WorkerBase:
     def _set_intervals(self, settings: tuple) -> None:
         """From SETTINGS_SQL's row: the reaper's interval, lease_s and renew_every_s unless
         given, and the intervals, checked (InvalidWorkerConfig)."""
-        lease_setting, ttl, reap_s = settings
+        lease_setting, ttl, reap_s, max_batch = settings
         self._reap_interval_s = float(reap_s)
+        # A claim asks for at most max_batch tasks (TL003 beyond).
+        self._ahead.prefetch = max(0, min(self.prefetch, max_batch - self.concurrency))
         self.lease_s = self.lease_s or lease_setting
         self.renew_every_s = self.renew_every_s or default_renew_every_s(self.lease_s)
         self.intervals = Intervals(self.lease_s, self.renew_every_s, ttl,
@@ -188,7 +200,7 @@ class WorkerBase:
     def _info(self) -> dict[str, Any]:
         """The worker's info in tasklease.workers (at registration, then each heartbeat)."""
         info: dict[str, Any] = {"queue": self.queue, "concurrency": self.concurrency,
-                                "version": __version__}
+                                "prefetch": self.prefetch, "version": __version__}
         if self._runtime:
             info["runtime"] = self._runtime
         if self._services:
@@ -209,6 +221,37 @@ class WorkerBase:
             log.info(kv(how, worker=self.name, task=task.id, token=task.lease_token,
                         queue=task.queue, attempt=task.attempts))
         self._submit(task)
+
+    def _to_give_back(self) -> list[Task]:
+        """The tasks claimed ahead to give back now: those left from a give-back that
+        failed, and all waiting ones once the oldest has waited too long (withdrawn: no
+        slot starts them)."""
+        stale = self._waiting.withdraw_stale(time.monotonic())
+        if stale:
+            log.warning(kv("claimed_ahead_stuck", worker=self.name, tasks=len(stale),
+                           ids=",".join(str(t.id) for t in stale)))
+        tasks, self._give_back = self._give_back + stale, []
+        return tasks
+
+    def _give_back_args(self, tasks: list[Task]) -> tuple:
+        return (self.name, [t.id for t in tasks], [t.lease_token for t in tasks])
+
+    def _give_back_failed(self, tasks: list[Task], error: Exception, again: bool) -> None:
+        """release_tasks failed: tried again at the next claim if again (a lost
+        connection), else left, never started, to the shutdown's release_owner."""
+        if again:
+            self._give_back.extend(tasks)
+        log.error(kv("give_back_failed", worker=self.name, tasks=len(tasks),
+                     error=one_line(error)))
+
+    def _gave_back(self, tasks: list[Task], ids: list[int]) -> None:
+        """release_tasks gave back ids (the others' leases were no longer ours)."""
+        self._inflight.forget(tasks)
+        for t in tasks:
+            t.lease_lost.set()
+        self.metrics.inc("given_back", len(ids))
+        log.info(kv("given_back", worker=self.name, tasks=len(ids),
+                    ids=",".join(str(i) for i in ids)))
 
     # ---------------------------------------------------------------- shutdown
     def _grace_end(self) -> float:

@@ -37,6 +37,7 @@ from typing import Any, Optional
 import psycopg
 
 from ..pooling import check_listen
+from .ahead import RELEASE_TASKS_SQL
 from .claimer import Claimer
 from .common import (
     RECOVER_SQL,
@@ -56,6 +57,7 @@ from .listener import Listener
 from .outcomes import Outcome
 from .signals import SignalSafeEvent
 from .slots import Slots
+from .task import Task
 from .timing import ConnectionBounds
 
 
@@ -134,7 +136,8 @@ class Worker(WorkerBase):
                                 self._give_up)
         self._completer = Completer(self._main, name, self._inflight, self.metrics,
                                     self._give_up, self._on_outcome)
-        self._slots = Slots(self.handler, self.concurrency, self._deliver, name)
+        self._slots = Slots(self.handler, self.concurrency, self._deliver, name,
+                            self._waiting, self._ahead.record)
         self._submit = self._slots.submit
         listen = self.pooling.listen_target(self.dsn)
         if listen is not None:  # else poll only, every poll_interval_s
@@ -154,9 +157,15 @@ class Worker(WorkerBase):
 
     def _deliver(self, outcome: Outcome) -> None:
         """A slot's handler ended: store the outcome and claim the next tasks now, on this
-        slot thread, unless another thread is already exchanging (it looks again)."""
+        slot thread, unless another thread is already exchanging (it looks again).  While
+        tasks claimed ahead wait for a slot, the slot goes on with the next one and the
+        main thread exchanges meanwhile: the outcomes of the tasks the slots run during
+        that round trip go to the database together, with the next claim."""
         self._completer.put(outcome)
-        self._drive()
+        if len(self._waiting):
+            self._wake.set()
+        else:
+            self._drive()
 
     def _drive(self) -> None:
         """Exchange while outcomes are pending, never waiting for the work connection: the
@@ -180,6 +189,8 @@ class Worker(WorkerBase):
             now = time.monotonic()
             with self._exchanging:
                 asked, got = self._exchange()
+            if self._completer.pending():
+                self._drive()  # outcomes a slot put while this thread held the connection
             next_poll = now + self.poll_interval_s  # busy slots claim when they are done
             self._recheck_at = next_recheck(self._recheck_at, now, asked, got, notified)
             deadline = next_poll if self._recheck_at is None else min(next_poll,
@@ -197,7 +208,10 @@ class Worker(WorkerBase):
                 # says we hold but we do not track are run again (at-least-once).
                 for task in self._claimer.adopt(self._inflight.ids()):
                     self._dispatch(task, "adopt")
-            n = 0 if self._stopping.is_set() else self._slots.free()
+            back = self._to_give_back()
+            if back:
+                self._give_back_now(back)
+            n = 0 if self._stopping.is_set() else self._slots.free() + self._ahead.depth()
             sent = time.monotonic()
             rows = self._completer.exchange(self._claimer.statement(n) if n > 0 else None)
         except psycopg.Error as exc:
@@ -212,6 +226,17 @@ class Worker(WorkerBase):
         for task in self._claimer.tasks(rows, sent):
             self._dispatch(task, "claim")
         return n, len(rows)
+
+    def _give_back_now(self, tasks: list[Task]) -> None:
+        """release_tasks for claimed-ahead tasks no slot will start (withdrawn)."""
+        assert self._main is not None
+        try:
+            ids = self._main.retry(lambda c: [r[0] for r in c.execute(
+                RELEASE_TASKS_SQL, self._give_back_args(tasks)).fetchall()], self._give_up)
+        except Exception as exc:  # noqa: BLE001 - left to the shutdown's release_owner
+            self._give_back_failed(tasks, exc, self._main.is_connection_error(exc))
+            return
+        self._gave_back(tasks, ids)
 
     def _fail(self, exc: Exception) -> None:
         """An error the worker cannot go on after: the main thread raises it."""

@@ -1,7 +1,9 @@
 """Slots: `concurrency` threads that run the handler; no database I/O.
 
 free() says how many slots have no task (a submitted task counts as taken until its
-handler has returned or raised): the worker's loop claims that many.
+handler has returned or raised, or a slot has skipped it): the worker claims that many,
+and more while it claims ahead (worker/ahead.py); a submitted task waits in Waiting until
+a slot starts it, and one withdrawn from there is skipped, never started.
 
 A slot never dies: whatever the handler returns or raises (BaseException included:
 SystemExit, KeyboardInterrupt, GeneratorExit) becomes an Outcome, encoded here on the slot
@@ -13,9 +15,11 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Optional
 
+from .ahead import Waiting
 from .events import kv, log, one_line
 from .outcomes import Outcome, outcome_of_exception, outcome_of_return
 from .task import Task
@@ -23,8 +27,12 @@ from .task import Task
 
 class Slots:
     def __init__(self, handler: Callable[[Task], Any], concurrency: int,
-                 deliver: Callable[[Outcome], None], owner: str) -> None:
+                 deliver: Callable[[Outcome], None], owner: str,
+                 waiting: Optional[Waiting] = None,
+                 timed: Optional[Callable[[float], None]] = None) -> None:
         self._handler = handler
+        self._waiting = waiting if waiting is not None else Waiting()
+        self._timed = timed or (lambda seconds: None)
         self._concurrency = concurrency
         self._deliver = deliver
         self._owner = owner
@@ -43,6 +51,7 @@ class Slots:
     def submit(self, task: Task) -> None:
         with self._lock:
             self._taken += 1
+        self._waiting.add(task)
         self._work.put(task)
 
     def free(self) -> int:
@@ -81,17 +90,20 @@ class Slots:
     def _execute(self, task: Task) -> Optional[Outcome]:
         if not self._begin(task):
             return None
+        began = time.monotonic()
         try:
             value = self._handler(task)
         except BaseException as exc:  # noqa: BLE001 - any handler exit becomes fail_task
             task.finished = True
+            self._timed(time.monotonic() - began)
             return outcome_of_exception(task, exc)
         task.finished = True
+        self._timed(time.monotonic() - began)
         return outcome_of_return(task, value)
 
     def _begin(self, task: Task) -> bool:
         with self._lock:
-            if self._closed:
-                return False
+            if self._closed or not self._waiting.begin(task):
+                return False  # stopping (to be released), or withdrawn (given back)
             task.started = True
             return True

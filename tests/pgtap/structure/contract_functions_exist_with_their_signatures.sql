@@ -3,7 +3,7 @@
 -- table privileges of their own).
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(109);
+SELECT plan(112);
 
 SELECT has_function('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer', 'text', 'interval'], 'enqueue(jsonb, text, timestamp with time zone, integer, integer, text, interval) exists');
 SELECT function_returns('tasklease', 'enqueue', ARRAY['jsonb', 'text', 'timestamp with time zone', 'integer', 'integer', 'text', 'interval'], 'bigint',
@@ -104,6 +104,10 @@ SELECT has_function('tasklease', 'release_owner', ARRAY['text', 'bigint[]'], 're
 SELECT function_returns('tasklease', 'release_owner', ARRAY['text', 'bigint[]'], 'integer',
     'release_owner returns integer');
 SELECT is_definer('tasklease', 'release_owner', ARRAY['text', 'bigint[]'], 'release_owner is SECURITY DEFINER');
+SELECT has_function('tasklease', 'release_tasks', ARRAY['text', 'bigint[]', 'bigint[]'], 'release_tasks(text, bigint[], bigint[]) exists');
+SELECT function_returns('tasklease', 'release_tasks', ARRAY['text', 'bigint[]', 'bigint[]'], 'setof bigint',
+    'release_tasks returns setof bigint');
+SELECT is_definer('tasklease', 'release_tasks', ARRAY['text', 'bigint[]', 'bigint[]'], 'release_tasks is SECURITY DEFINER');
 
 SELECT has_function('tasklease', 'recover_owner', ARRAY['text'], 'recover_owner(text) exists');
 SELECT function_returns('tasklease', 'recover_owner', ARRAY['text'], 'integer',

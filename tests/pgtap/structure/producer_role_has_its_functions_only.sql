@@ -2,7 +2,7 @@
 -- status views and the console's reads; nothing else, no direct table access.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(48);
+SELECT plan(49);
 
 SELECT schema_privs_are('tasklease', 'tasklease_producer', ARRAY['USAGE'],
     'tasklease_producer may use the schema, not create in it');
@@ -43,6 +43,8 @@ SELECT function_privs_are('tasklease', 'fail_task', ARRAY['bigint', 'text', 'big
     'tasklease_producer may not call fail_task');
 SELECT function_privs_are('tasklease', 'release_owner', ARRAY['text', 'bigint[]']::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call release_owner');
+SELECT function_privs_are('tasklease', 'release_tasks', ARRAY['text', 'bigint[]', 'bigint[]']::name[], 'tasklease_producer', ARRAY[]::text[],
+    'tasklease_producer may not call release_tasks');
 SELECT function_privs_are('tasklease', 'recover_owner', ARRAY['text']::name[], 'tasklease_producer', ARRAY[]::text[],
     'tasklease_producer may not call recover_owner');
 SELECT function_privs_are('tasklease', 'reap_stale_tasks', ARRAY['integer', 'boolean']::name[], 'tasklease_producer', ARRAY[]::text[],

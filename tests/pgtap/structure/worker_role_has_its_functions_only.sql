@@ -2,7 +2,7 @@
 -- no direct table access, read-only status views and the console's reads.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(46);
+SELECT plan(47);
 
 SELECT schema_privs_are('tasklease', 'tasklease_worker', ARRAY['USAGE'],
     'tasklease_worker may use the schema, not create in it');
@@ -10,7 +10,7 @@ SELECT set_eq(
     $$SELECT p.oid::regprocedure FROM pg_proc AS p
       WHERE p.pronamespace = 'tasklease'::regnamespace
         AND has_function_privilege('tasklease_worker', p.oid, 'EXECUTE')$$,
-    $$VALUES ('tasklease.claim_task(text, text, integer)'::regprocedure), ('tasklease.claim_tasks(text, integer, text, integer)'::regprocedure), ('tasklease.renew_lease(bigint, text, bigint, integer)'::regprocedure), ('tasklease.renew_leases(text, bigint[], bigint[], integer)'::regprocedure), ('tasklease.heartbeat(text, jsonb)'::regprocedure), ('tasklease.register_worker(text, text, text, integer, jsonb, boolean, text)'::regprocedure), ('tasklease.worker_stopped(text, text)'::regprocedure), ('tasklease.complete_task(bigint, text, bigint, jsonb)'::regprocedure), ('tasklease.complete_tasks(text, bigint[], bigint[], jsonb[])'::regprocedure), ('tasklease.fail_task(bigint, text, bigint, text, integer)'::regprocedure), ('tasklease.release_owner(text, bigint[])'::regprocedure), ('tasklease.recover_owner(text)'::regprocedure), ('tasklease.reap_if_due(text)'::regprocedure), ('tasklease.owned_tasks(text)'::regprocedure), ('tasklease.completed_by(text, bigint[], bigint[])'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure), ('tasklease.console_tasks(text, tasklease.task_status, bigint, integer)'::regprocedure), ('tasklease.console_queues(integer)'::regprocedure), ('tasklease.console_throughput(integer)'::regprocedure), ('tasklease.console_decisions(bigint, text, text, bigint, integer)'::regprocedure), ('tasklease.console_decision_counts(integer)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure), ('tasklease._cron_jobs()'::regprocedure), ('tasklease._periodic_job(text)'::regprocedure)$$,
+    $$VALUES ('tasklease.claim_task(text, text, integer)'::regprocedure), ('tasklease.claim_tasks(text, integer, text, integer)'::regprocedure), ('tasklease.renew_lease(bigint, text, bigint, integer)'::regprocedure), ('tasklease.renew_leases(text, bigint[], bigint[], integer)'::regprocedure), ('tasklease.heartbeat(text, jsonb)'::regprocedure), ('tasklease.register_worker(text, text, text, integer, jsonb, boolean, text)'::regprocedure), ('tasklease.worker_stopped(text, text)'::regprocedure), ('tasklease.complete_task(bigint, text, bigint, jsonb)'::regprocedure), ('tasklease.complete_tasks(text, bigint[], bigint[], jsonb[])'::regprocedure), ('tasklease.fail_task(bigint, text, bigint, text, integer)'::regprocedure), ('tasklease.release_owner(text, bigint[])'::regprocedure), ('tasklease.release_tasks(text, bigint[], bigint[])'::regprocedure), ('tasklease.recover_owner(text)'::regprocedure), ('tasklease.reap_if_due(text)'::regprocedure), ('tasklease.owned_tasks(text)'::regprocedure), ('tasklease.completed_by(text, bigint[], bigint[])'::regprocedure), ('tasklease._setting(text)'::regprocedure), ('tasklease._stale_reason(timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, timestamp with time zone, integer, integer)'::regprocedure), ('tasklease._budget_action(integer, integer)'::regprocedure), ('tasklease._worker_alive(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer)'::regprocedure), ('tasklease.console_tasks(text, tasklease.task_status, bigint, integer)'::regprocedure), ('tasklease.console_queues(integer)'::regprocedure), ('tasklease.console_throughput(integer)'::regprocedure), ('tasklease.console_decisions(bigint, text, text, bigint, integer)'::regprocedure), ('tasklease.console_decision_counts(integer)'::regprocedure), ('tasklease.get_task(bigint)'::regprocedure), ('tasklease._cron_jobs()'::regprocedure), ('tasklease._periodic_job(text)'::regprocedure)$$,
 
     'tasklease_worker can execute its functions (and the status views'' helpers) only'
 );
@@ -36,6 +36,8 @@ SELECT function_privs_are('tasklease', 'fail_task', ARRAY['bigint', 'text', 'big
     'tasklease_worker may call fail_task');
 SELECT function_privs_are('tasklease', 'release_owner', ARRAY['text', 'bigint[]']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
     'tasklease_worker may call release_owner');
+SELECT function_privs_are('tasklease', 'release_tasks', ARRAY['text', 'bigint[]', 'bigint[]']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
+    'tasklease_worker may call release_tasks');
 SELECT function_privs_are('tasklease', 'recover_owner', ARRAY['text']::name[], 'tasklease_worker', ARRAY['EXECUTE'],
     'tasklease_worker may call recover_owner');
 SELECT function_privs_are('tasklease', 'owned_tasks', ARRAY['text']::name[], 'tasklease_worker',
