@@ -35,7 +35,15 @@
 -- every wake-up) or, for another client, its poll.  notify_window_ms = 0
 -- notifies on every call.  Tasks that are not runnable yet wake nobody: the
 -- workers' polling finds them when they are due.
-CREATE OR REPLACE FUNCTION tasklease._wake_workers(p_queue text, p_run_after timestamptz)
+-- The common case under load, a queue notified within the window, costs one
+-- look-up of its row (no lock); only a queue due for a NOTIFY takes the row.
+-- enqueue passes the window it read with its other settings (p_window_ms);
+-- NULL reads the setting.
+CREATE OR REPLACE FUNCTION tasklease._wake_workers(
+    p_queue text,
+    p_run_after timestamptz,
+    p_window_ms int DEFAULT NULL
+)
 RETURNS void
 LANGUAGE plpgsql
 VOLATILE
@@ -43,12 +51,20 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_window interval;
+    v_at timestamptz;
 BEGIN
     IF p_run_after > now() THEN
         RETURN;
     END IF;
-    v_window := make_interval(secs => tasklease._setting('notify_window_ms') / 1000.0);
+    v_window := make_interval(
+        secs => coalesce(p_window_ms, tasklease._setting('notify_window_ms')) / 1000.0
+    );
     IF v_window > interval '0' THEN
+        SELECT w.notified_at INTO v_at FROM tasklease.queue_wakeups AS w
+        WHERE w.queue = p_queue;
+        IF v_at > clock_timestamp() - v_window THEN
+            RETURN;  -- notified lately
+        END IF;
         UPDATE tasklease.queue_wakeups AS w SET notified_at = clock_timestamp()
         WHERE w.queue = (
             SELECT m.queue FROM tasklease.queue_wakeups AS m
@@ -73,9 +89,10 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION tasklease._wake_workers(text, timestamptz) IS
+COMMENT ON FUNCTION tasklease._wake_workers(text, timestamptz, int) IS
 'NOTIFY tasklease with the queue name, unless the tasks are not due yet or the queue was '
-'notified within notify_window_ms (or is being notified by a transaction not yet committed).';
+'notified within p_window_ms (NULL: the notify_window_ms setting), or is being notified by '
+'a transaction not yet committed.';
 
 -- One keyed task: the holder's id, or a new task.  Look first (no write for
 -- a duplicate), then insert ON CONFLICT DO NOTHING; a conflict means another
@@ -300,9 +317,71 @@ VOLATILE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+#variable_conflict use_column
 DECLARE
     v_id bigint;
+    v_run_after timestamptz;
+    r record;
 BEGIN
+    IF enqueue.dedupe_key IS NULL THEN
+        -- The producer's hot path, one task without a key, in one statement: the
+        -- settings, the INSERT (none for a payload over max_payload_bytes) and
+        -- the queue's last wake-up; the checks that need no setting before it.
+        -- Same checks, same errors as enqueue_tasks (bench/README.md, enqueue).
+        IF enqueue.queue IS NULL OR enqueue.queue !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' THEN
+            PERFORM tasklease._check_queue(enqueue.queue);  -- raises TL005
+        END IF;
+        IF enqueue.max_attempts IS NOT NULL
+            AND (enqueue.max_attempts < 1 OR enqueue.max_attempts > 1000000) THEN
+            PERFORM tasklease._check_range('max_attempts', enqueue.max_attempts, 1, 1000000,
+                'TL007');  -- raises
+        END IF;
+        v_run_after := coalesce(enqueue.run_after, now());
+        WITH l AS (
+            SELECT
+                max(s.value) FILTER (WHERE s.name = 'max_attempts') AS max_attempts,
+                max(s.value) FILTER (WHERE s.name = 'max_payload_bytes') AS max_payload_bytes,
+                max(s.value) FILTER (WHERE s.name = 'notify_window_ms') AS notify_window_ms
+            FROM tasklease.settings AS s
+            WHERE s.name IN ('max_attempts', 'max_payload_bytes', 'notify_window_ms')
+        ),
+
+        ins AS (
+            INSERT INTO tasklease.tasks AS t (queue, payload, priority, run_after, max_attempts)
+            SELECT enqueue.queue, enqueue.payload, coalesce(enqueue.priority, 0), v_run_after,
+                coalesce(enqueue.max_attempts, l.max_attempts)
+            FROM l
+            WHERE pg_column_size(enqueue.payload) <= l.max_payload_bytes
+            RETURNING t.id
+        )
+
+        SELECT
+            (SELECT ins.id FROM ins) AS id, l.max_attempts, l.max_payload_bytes,
+            l.notify_window_ms,
+            (SELECT w.notified_at FROM tasklease.queue_wakeups AS w
+             WHERE w.queue = enqueue.queue) AS notified_at
+        INTO r
+        FROM l;
+        IF r.id IS NULL THEN
+            IF num_nulls(r.max_attempts, r.max_payload_bytes, r.notify_window_ms) > 0 THEN
+                -- A deleted setting: _setting raises TL006 naming it.
+                PERFORM tasklease._setting('max_attempts'),
+                    tasklease._setting('max_payload_bytes'),
+                    tasklease._setting('notify_window_ms');
+            END IF;
+            RAISE EXCEPTION 'payload 1 is NULL or larger than max_payload_bytes (% bytes)',
+                r.max_payload_bytes
+                USING ERRCODE = 'TL004',
+                      HINT = 'Use the JSON value null (''null''::jsonb) for an empty payload; '
+                             'store large data elsewhere and enqueue a reference.';
+        END IF;
+        IF r.notify_window_ms = 0 OR r.notified_at IS NULL
+            OR r.notified_at <= clock_timestamp() - make_interval(
+                secs => r.notify_window_ms / 1000.0) THEN
+            PERFORM tasklease._wake_workers(enqueue.queue, v_run_after, r.notify_window_ms);
+        END IF;
+        RETURN r.id;
+    END IF;
     -- plpgsql, not sql: a sql function with SET is planned again on every call.
     SELECT e.id INTO v_id FROM tasklease.enqueue_tasks(
         ARRAY[enqueue.payload], enqueue.queue, enqueue.run_after,

@@ -1,7 +1,7 @@
 -- Bad input to enqueue is refused with the project's SQLSTATEs and adds nothing.
 BEGIN;
 \ir ../_fixtures.psql
-SELECT plan(16);
+SELECT plan(17);
 
 SELECT throws_ok($$SELECT tasklease.enqueue(NULL)$$, 'TL004', NULL,
     'a NULL payload is TL004');
@@ -27,6 +27,8 @@ SELECT throws_ok($$SELECT tasklease.enqueue('{}', 'q', now(), 0, 0)$$, 'TL007', 
     'max_attempts 0 is TL007');
 SELECT throws_ok($$SELECT tasklease.enqueue('{}', 'q', now(), 0, -1)$$, 'TL007', NULL,
     'a negative max_attempts is TL007');
+SELECT throws_ok($$SELECT tasklease.enqueue('{}', 'q', now(), 0, 1000001)$$, 'TL007', NULL,
+    'max_attempts above 1000000 is TL007');
 SELECT throws_ok($$SELECT tasklease.enqueue('{}', 'q', dedupe_key => '')$$, 'TL007', NULL,
     'an empty dedupe_key is TL007');
 SELECT throws_ok($$SELECT tasklease.enqueue('{}', 'q', dedupe_key => repeat('k', 256))$$,
