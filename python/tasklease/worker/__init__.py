@@ -13,9 +13,11 @@ threads, the start, release and stop log lines, signals).
                                         (completer.py + claimer.py: complete_tasks and
                                         claim_tasks, one round trip), fail_task; release at
                                         shutdown, mark stopped
-  slot-N       slots        none        run the handler; turn whatever it returns or raises
-                                        into a storable Outcome (outcomes.py), put it in the
-                                        completer's queue (which wakes the main loop)
+  slot-N       slots        (main)      run the handler; turn whatever it returns or raises
+                                        into a storable Outcome (outcomes.py); store it and
+                                        claim on the main connection itself when it is free,
+                                        or, while tasks claimed ahead wait (ahead.py), start
+                                        the next one and wake the main loop to do it
   renewer      leases       renew       renew_leases every renew_every_s
   deadlines    leases       none        local deadlines, on their own timer: lease_lost is
                                         set before the reaper could act
@@ -28,7 +30,8 @@ threads, the start, release and stop log lines, signals).
 Pure modules, shared with any other worker flavour (no threads, no I/O): timing.py (the
 interval rule, deadline arithmetic, connection bounds, backoff), outcomes.py (outcome
 encoding), events.py (log lines), task.py.  The rest: link.py (a connection re-opened
-with backoff), identity.py (the worker name), inflight.py (the tasks in flight, one lock).
+with backoff), identity.py (the worker name), inflight.py (the tasks in flight, one lock),
+ahead.py (how many tasks to claim ahead, and the give-back of those that wait too long).
 The asyncio worker (tasklease/aio) shares the pure modules, and runs this package's
 completer, lease keeper, deadline watch and heartbeat as they are.
 
@@ -49,7 +52,8 @@ Who writes which Task field (one writer at a time; the others only read):
                         (given back);
                         read by the handler
 A Task is in InFlight from its claim until its outcome is stored or dropped (the main
-thread's completer) or it is given back (shutdown).  Log lines are key=value (logger
+thread's completer) or it is given back (release_tasks after waiting too long behind busy
+slots, or the shutdown).  Log lines are key=value (logger
 "tasklease.worker").
 """
 
