@@ -219,3 +219,22 @@ def test_waiting_tasks_are_withdrawn_together_once_the_oldest_waited_too_long():
     again = Task(1, "q", None, 2, 12)  # the same task, claimed again: a new Task
     waiting.add(again)
     assert waiting.begin(again) and len(waiting) == 0
+
+
+def test_one_workers_reaper_runs_are_at_most_1_4_intervals_apart():
+    """reap_if_due runs when the last run is at least reap_interval_s old; the worker's
+    calls come every JITTER of it: simulated over many calls, no gap between runs exceeds
+    (1 + JITTER[1]) intervals (with calls every 0.5..1 interval it reached 2)."""
+    from tasklease.worker.reaper import JITTER, Reaper
+
+    every = 5.0
+    reaper = Reaper.__new__(Reaper)
+    reaper._every_s = every
+    now, last_run, gaps = 0.0, 0.0, []
+    for _ in range(20000):
+        now += reaper._delay()
+        if now - last_run >= every:
+            gaps.append(now - last_run)
+            last_run = now
+    assert max(gaps) <= every * (1 + JITTER[1]) + 1e-9
+    assert min(gaps) >= every

@@ -1,11 +1,14 @@
 """Reaper: the worker's share of the reaper, on its own thread and connection.
 
-Every reap_interval_s (the setting, jittered to 0.5..1 of it, so that workers started
-together do not call in step) it calls reap_if_due(worker).  The database runs the reaper
-at most once per reap_interval_s across every worker and pg_cron (reap_if_due skips the
-call when the last run is recent, or another reaper is running, without waiting), so a
-dead worker's tasks are requeued about worker_ttl_s + reap_interval_s after its last
-heartbeat while any worker is alive, instead of waiting for the next pg_cron tick (a
+Every 0.2..0.4 of reap_interval_s (jittered, so that workers started together do not call
+in step) it calls reap_if_due(worker).  The database runs the reaper at most once per
+reap_interval_s across every worker and pg_cron (reap_if_due skips the call when the last
+run is recent, or another reaper is running, without waiting), so a run falls due at most
+0.4 interval before a call makes it: runs are at most 1.4 reap_interval_s apart even
+with one worker alive.  (Calls every 0.5..1 interval let one worker's runs drift up to two
+intervals apart: a call just short of due waited for the next.)  A dead worker's tasks are
+therefore requeued about worker_ttl_s + reap_interval_s after its last heartbeat while
+any worker is alive, instead of waiting for the next pg_cron tick (a
 minute on pg_cron 1.4), which stays the backstop when none is.  A busy claim loop cannot
 delay it: it has its own connection and never waits for the loop.  Each decision is
 logged (event=reaped, with the task, action, reason and the owner it was taken from), as
@@ -25,7 +28,7 @@ from .link import Link
 from .service import Service
 
 REAP_SQL = "SELECT task_id, action, reason, owner_id, attempts FROM tasklease.reap_if_due(%s)"
-JITTER = (0.5, 1.0)
+JITTER = (0.2, 0.4)  # of reap_interval_s, between calls
 
 
 class Reaper(Service):
