@@ -220,6 +220,30 @@ def test_tasks_claimed_ahead_of_a_hanging_handler_are_given_back_unstarted(conn,
     w.kill()
 
 
+@both_flavours
+def test_a_stop_gives_back_claimed_ahead_tasks_free(conn, workers, flavour):
+    """A worker draining short tasks holds tasks claimed ahead when SIGTERM comes with no
+    grace period: those never started are given back free (release_owner: reason released,
+    attempts restored); only a handler caught running (at most one per slot) is abandoned."""
+    enqueue_many(conn, [{"sleep": 0.003, "n": i} for i in range(3000)])  # 3 ms handlers
+    w = workers("--name", "stopper", "--concurrency", "2", "--prefetch", "8", "--grace-s", "0",
+                handler=HANDLERS[flavour]["work"], flavour=flavour)
+    wait_until(lambda: status_counts(conn).get("completed", 0) >= 200, timeout=30,
+               what="the gate to open (short handlers timed)")
+    w.signal(signal.SIGTERM)
+    assert w.wait(timeout=30) == 0, w.log()
+    assert status_counts(conn).get("running", 0) == 0
+    log = dict(conn.execute("SELECT reason, count(*) FROM tasklease.reaper_log"
+                            " WHERE actor = 'release_owner' GROUP BY 1").fetchall())
+    assert log.get("released", 0) >= 1, (log, "nothing was claimed ahead")
+    assert log.get("abandoned", 0) <= 2, log
+    released = conn.execute(
+        "SELECT t.status::text, t.attempts FROM tasklease.tasks AS t JOIN tasklease.reaper_log"
+        " AS l ON l.task_id = t.id WHERE l.actor = 'release_owner' AND l.reason = 'released'"
+    ).fetchall()
+    assert released and all(r == ("queued", 0) for r in released), released
+
+
 # ------------------------------------------------------------------ deadlines
 @both_flavours
 def test_lease_lost_is_set_before_the_reaper_may_act_for_owner_dead(conn, dsn, workers,
