@@ -238,3 +238,20 @@ def test_one_workers_reaper_runs_are_at_most_1_4_intervals_apart():
             last_run = now
     assert max(gaps) <= every * (1 + JITTER[1]) + 1e-9
     assert min(gaps) >= every
+
+
+def test_a_negative_prefetch_is_refused_before_any_io():
+    from tasklease.aio import AsyncWorker
+    from tasklease.worker import Worker
+
+    async def ahandle(task):
+        return None
+
+    with pytest.raises(InvalidWorkerConfig, match="prefetch"):
+        Worker("postgresql://nobody@127.0.0.1:1/none", lambda task: None, prefetch=-1)
+    with pytest.raises(InvalidWorkerConfig, match="prefetch"):
+        AsyncWorker("postgresql://nobody@127.0.0.1:1/none", ahandle, prefetch=-1)
+    assert Worker("postgresql://nobody@127.0.0.1:1/none", lambda task: None,
+                  concurrency=2).prefetch == 8
+    assert Worker("postgresql://nobody@127.0.0.1:1/none", lambda task: None,
+                  concurrency=20, prefetch=0).prefetch == 0

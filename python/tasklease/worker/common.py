@@ -22,7 +22,6 @@ from typing import Any, Optional
 
 from .. import __version__
 from ..db import resolve_dsn
-from ..errors import InvalidWorkerConfig
 from ..metrics import Metrics, serve
 from ..pooling import Pooling
 from .ahead import Ahead, Waiting
@@ -95,9 +94,7 @@ class WorkerBase:
         listen: Optional[bool] = None,
         prefetch: Optional[int] = None,
     ) -> None:
-        check_options(concurrency, lease_s, renew_every_s, heartbeat_s, grace_s)
-        if prefetch is not None and prefetch < 0:
-            raise InvalidWorkerConfig("prefetch must not be negative")
+        check_options(concurrency, lease_s, renew_every_s, heartbeat_s, grace_s, prefetch)
         self._prepare(handler)
         self.pooling = Pooling.resolve(pooler, listen_dsn, listen)
         self.dsn = resolve_dsn(dsn)

@@ -44,7 +44,7 @@ LOOP_TICK_S = 0.1
 
 
 def check_options(concurrency: int, lease_s: Optional[float], renew_every_s: Optional[float],
-                  heartbeat_s: float, grace_s: float) -> None:
+                  heartbeat_s: float, grace_s: float, prefetch: Optional[int] = None) -> None:
     """InvalidWorkerConfig for what can be judged before the database's settings are read
     (every worker flavour checks the same)."""
     if concurrency < 1:
@@ -53,6 +53,8 @@ def check_options(concurrency: int, lease_s: Optional[float], renew_every_s: Opt
         raise InvalidWorkerConfig("lease_s must be at least 1 second")
     if grace_s < 0:
         raise InvalidWorkerConfig("grace_s must not be negative")
+    if prefetch is not None and prefetch < 0:
+        raise InvalidWorkerConfig("prefetch must not be negative")
     if lease_s is not None:
         renew = renew_every_s or default_renew_every_s(lease_s)
         Intervals(lease_s, renew, float("inf"), heartbeat_s).check()
