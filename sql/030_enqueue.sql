@@ -165,6 +165,25 @@ COMMENT ON FUNCTION tasklease._enqueue_keyed(
 'finished within p_window; a finished task past it gives its key to the new one): returns '
 '(id, created).';
 
+-- The one refusal of a payload (enqueue_tasks, and enqueue's one-task path).
+CREATE OR REPLACE FUNCTION tasklease._refuse_payload(p_ord int, p_max_bytes int)
+RETURNS void
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'payload % is NULL or larger than max_payload_bytes (% bytes)',
+        p_ord, p_max_bytes
+        USING ERRCODE = 'TL004',
+              HINT = 'Use the JSON value null (''null''::jsonb) for an empty payload; '
+                     'store large data elsewhere and enqueue a reference.';
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._refuse_payload(int, int) IS
+'Raises TL004 for payload number p_ord (NULL, or over max_payload_bytes = p_max_bytes).';
+
 -- What every enqueue comes down to: one task per payload, in order, each
 -- with its (id, created).  Without keys: one INSERT for the whole batch.
 CREATE OR REPLACE FUNCTION tasklease.enqueue_tasks(
@@ -204,11 +223,7 @@ BEGIN
     FROM unnest(payloads) WITH ORDINALITY AS p (payload, ord)
     WHERE p.payload IS NULL OR pg_column_size(p.payload) > v_max_bytes;
     IF v_bad IS NOT NULL THEN
-        RAISE EXCEPTION 'payload % is NULL or larger than max_payload_bytes (% bytes)',
-            v_bad, v_max_bytes
-            USING ERRCODE = 'TL004',
-                  HINT = 'Use the JSON value null (''null''::jsonb) for an empty payload; '
-                         'store large data elsewhere and enqueue a reference.';
+        PERFORM tasklease._refuse_payload(v_bad, v_max_bytes);
     END IF;
 
     IF dedupe_keys IS NULL THEN
@@ -328,13 +343,10 @@ BEGIN
         -- settings, the INSERT (none for a payload over max_payload_bytes) and
         -- the queue's last wake-up; the checks that need no setting before it.
         -- Same checks, same errors as enqueue_tasks (bench/README.md, enqueue).
-        IF enqueue.queue IS NULL OR enqueue.queue !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' THEN
-            PERFORM tasklease._check_queue(enqueue.queue);  -- raises TL005
-        END IF;
-        IF enqueue.max_attempts IS NOT NULL
-            AND (enqueue.max_attempts < 1 OR enqueue.max_attempts > 1000000) THEN
+        PERFORM tasklease._check_queue(enqueue.queue);
+        IF enqueue.max_attempts IS NOT NULL THEN
             PERFORM tasklease._check_range('max_attempts', enqueue.max_attempts, 1, 1000000,
-                'TL007');  -- raises
+                'TL007');
         END IF;
         v_run_after := coalesce(enqueue.run_after, now());
         WITH l AS (
@@ -369,11 +381,7 @@ BEGIN
                     tasklease._setting('max_payload_bytes'),
                     tasklease._setting('notify_window_ms');
             END IF;
-            RAISE EXCEPTION 'payload 1 is NULL or larger than max_payload_bytes (% bytes)',
-                r.max_payload_bytes
-                USING ERRCODE = 'TL004',
-                      HINT = 'Use the JSON value null (''null''::jsonb) for an empty payload; '
-                             'store large data elsewhere and enqueue a reference.';
+            PERFORM tasklease._refuse_payload(1, r.max_payload_bytes);
         END IF;
         IF r.notify_window_ms = 0 OR r.notified_at IS NULL
             OR r.notified_at <= clock_timestamp() - make_interval(
