@@ -282,7 +282,6 @@ class AsyncWorker(WorkerBase):
     async def _exchange(self) -> tuple[int, int]:
         """Adopt lost claims after a reconnect, store the pending outcomes and claim for
         the free slots in one transaction, start the claimed tasks; (asked, claimed)."""
-        n = 0
         if self._claimer.reconnected():
             # A commit acknowledged just before a crash may be lost: leases the database
             # says we hold but we do not track are run again (at-least-once).
