@@ -3,7 +3,14 @@
 -- value the functions would reject later; the defaults; the one reader
 -- (_setting) and the one writer (set_setting).  A default row is inserted
 -- only when missing: an upgrade never resets a value an operator chose.
--- Errors: TL006.  Locks: the settings rows read or written.
+-- Errors: TL006.  Locks: the settings rows read or written; a change takes
+-- the transaction advisory lock ("task", "sets") (_settings_changed below).
+
+-- Every writer of settings (set_setting, set_queue's count, this file on an
+-- upgrade) takes this lock before any settings row: each rewrites
+-- _setting's pg_proc row (_settings_changed below), and of two transactions
+-- rewriting it at once the later would fail with an internal error.
+SELECT pg_catalog.pg_advisory_xact_lock(1952543595, 1936028787);  -- "task", "sets"
 
 -- Bounds per setting, and the relations between settings that the functions
 -- rely on (a lease no longer than max_lease_s, batches no larger than
@@ -172,10 +179,20 @@ FROM tasklease.queue_settings AS q
 WHERE q.max_running IS NOT NULL OR q.paused
 ON CONFLICT (name) DO UPDATE SET description = excluded.description;
 
+-- The one reader.  IMMUTABLE, though the table may change: called with a
+-- constant name, as every function here calls it, the planner evaluates it
+-- once and the cached plan holds the value as a constant, so the hot paths
+-- (enqueue, claims, completions) pay no look-up per call; each look-up was
+-- a query of its own (enqueue at 0.64 of a plain INSERT, bench/README.md).
+-- What keeps the promise that a change takes effect at once is
+-- _settings_changed below: every write of a value rewrites _setting's
+-- pg_proc row, which invalidates every cached plan that folded a value in,
+-- in every session; each plans again with the committed value at its next
+-- statement that reads a table (at its next transaction at the latest).
 CREATE OR REPLACE FUNCTION tasklease._setting(p_name text)
 RETURNS int
 LANGUAGE plpgsql
-STABLE
+IMMUTABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -193,7 +210,37 @@ END
 $$;
 
 COMMENT ON FUNCTION tasklease._setting(text) IS
-'Value of one row of tasklease.settings; TL006 when it is missing.';
+'Value of one row of tasklease.settings; TL006 when it is missing.  Folded into cached plans '
+'as a constant; _settings_changed invalidates them on every change.';
+
+-- After a new setting or a new value: rewrite _setting's catalog row (an
+-- ALTER that changes nothing), which sends the invalidation of every plan
+-- that folded a setting in.  SECURITY DEFINER: an admin's plain UPDATE of
+-- the table must be able to, and only the owner may ALTER the function.
+CREATE OR REPLACE FUNCTION tasklease._settings_changed()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(1952543595, 1936028787);  -- "task", "sets"
+    ALTER FUNCTION tasklease._setting(text) IMMUTABLE;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._settings_changed() IS
+'Trigger of tasklease.settings: invalidates the cached plans that hold a setting (see _setting).';
+
+CREATE OR REPLACE TRIGGER settings_changed_insert
+AFTER INSERT ON tasklease.settings
+FOR EACH ROW EXECUTE FUNCTION tasklease._settings_changed();
+
+CREATE OR REPLACE TRIGGER settings_changed_update
+AFTER UPDATE ON tasklease.settings
+FOR EACH ROW WHEN (old.value IS DISTINCT FROM new.value)
+EXECUTE FUNCTION tasklease._settings_changed();
 
 CREATE OR REPLACE FUNCTION tasklease.set_setting(name text, value int)
 RETURNS int
@@ -206,6 +253,9 @@ AS $$
 DECLARE
     v_old int;
 BEGIN
+    -- The lock _settings_changed takes, taken before the row's: a migrate
+    -- in progress holds it and waits for no settings row of ours.
+    PERFORM pg_advisory_xact_lock(1952543595, 1936028787);  -- "task", "sets"
     SELECT s.value INTO v_old FROM tasklease.settings AS s WHERE s.name = set_setting.name
     FOR UPDATE;
     IF NOT FOUND THEN

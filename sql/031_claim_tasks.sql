@@ -25,37 +25,19 @@ DECLARE
     v_owner text;
     v_n int;
     v_lease interval;
-    l record;
 BEGIN
-    -- The hot path reads its settings in one query and checks inline (about
-    -- 15 us less per claim than one _setting() call per check).  Flow control
-    -- rides along as a counter (controlled_queues, kept by set_queue): while
-    -- no queue is limited or paused, the claim below is exactly the one
-    -- without flow control.  Reading tasklease.queue_settings here instead
-    -- cost a scan node per claim (bench/README.md).
-    SELECT
-        max(s.value) FILTER (WHERE s.name = 'max_owner_len') AS max_owner_len,
-        max(s.value) FILTER (WHERE s.name = 'max_batch') AS max_batch,
-        max(s.value) FILTER (WHERE s.name = 'lease_s') AS lease_s,
-        max(s.value) FILTER (WHERE s.name = 'max_lease_s') AS max_lease_s,
-        max(s.value) FILTER (WHERE s.name = 'controlled_queues') AS controlled_queues
-    INTO l
-    FROM tasklease.settings AS s
-    WHERE s.name IN (
-        'max_owner_len', 'max_batch', 'lease_s', 'max_lease_s', 'controlled_queues'
-    );
-    IF num_nulls(
-        l.max_owner_len, l.max_batch, l.lease_s, l.max_lease_s, l.controlled_queues
-    ) > 0 THEN
-        -- A deleted setting: _setting raises TL006 naming it.
-        PERFORM tasklease._setting('max_owner_len'), tasklease._setting('max_batch'),
-            tasklease._setting('lease_s'), tasklease._setting('max_lease_s'),
-            tasklease._setting('controlled_queues');
-    END IF;
-    v_owner := tasklease._check_owner_len(claim_tasks.owner, l.max_owner_len);
-    v_n := tasklease._check_range('max_tasks', claim_tasks.max_tasks, 1, l.max_batch, 'TL003');
+    -- The settings are constants of this function's cached plans (_setting,
+    -- 010_settings.sql): no look-up per claim.  Flow control rides along as
+    -- a counter (controlled_queues, kept by set_queue): while no queue is
+    -- limited or paused, the claim below is exactly the one without flow
+    -- control.  Reading tasklease.queue_settings here instead cost a scan
+    -- node per claim (bench/README.md).
+    v_owner := tasklease._check_owner_len(claim_tasks.owner, tasklease._setting('max_owner_len'));
+    v_n := tasklease._check_range('max_tasks', claim_tasks.max_tasks, 1,
+        tasklease._setting('max_batch'), 'TL003');
     v_lease := make_interval(secs => tasklease._check_range(
-        'lease_s', coalesce(claim_tasks.lease_s, l.lease_s), 1, l.max_lease_s, 'TL002'));
+        'lease_s', coalesce(claim_tasks.lease_s, tasklease._setting('lease_s')), 1,
+        tasklease._setting('max_lease_s'), 'TL002'));
 
     -- Some queue is controlled.  A claim of every queue, or of a controlled
     -- queue, goes through _claim_controlled; a claim of another queue only
@@ -63,7 +45,7 @@ BEGIN
     -- with a subquery runs through the executor on every call (opening
     -- queue_settings and its index) even when its first operand is false,
     -- which cost the plain claim about 10% (bench/README.md).
-    IF l.controlled_queues > 0 THEN
+    IF tasklease._setting('controlled_queues') > 0 THEN
         IF claim_tasks.queue IS NULL OR EXISTS (
             SELECT 1 FROM tasklease.queue_settings AS s
             WHERE s.queue = claim_tasks.queue AND (s.paused OR s.max_running IS NOT NULL)

@@ -81,38 +81,27 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
-DECLARE
-    l record;
 BEGIN
     -- The worker's hot path (it stores every batch of outcomes with this, in
-    -- the statement that claims the next tasks): its three settings in one
-    -- query and the checks inline, as in claim_tasks, instead of a _setting()
-    -- call (a definer with SET search_path) per check.  Same checks, same
-    -- errors as _check_owner, _check_pairs and _check_results.
-    SELECT
-        max(s.value) FILTER (WHERE s.name = 'max_owner_len') AS max_owner_len,
-        max(s.value) FILTER (WHERE s.name = 'max_batch') AS max_batch,
-        max(s.value) FILTER (WHERE s.name = 'max_result_bytes') AS max_result_bytes
-    INTO l
-    FROM tasklease.settings AS s
-    WHERE s.name IN ('max_owner_len', 'max_batch', 'max_result_bytes');
-    IF num_nulls(l.max_owner_len, l.max_batch, l.max_result_bytes) > 0 THEN
-        -- A deleted setting: _setting raises TL006 naming it.
-        PERFORM tasklease._setting('max_owner_len'), tasklease._setting('max_batch'),
-            tasklease._setting('max_result_bytes');
-    END IF;
-    PERFORM tasklease._check_owner_len(complete_tasks.owner, l.max_owner_len);
+    -- the statement that claims the next tasks): the checks inline, as in
+    -- claim_tasks, with the settings as constants of the cached plans
+    -- (_setting, 010_settings.sql).  Same checks, same errors as _check_owner,
+    -- _check_pairs and _check_results.
+    PERFORM tasklease._check_owner_len(complete_tasks.owner,
+        tasklease._setting('max_owner_len'));
     IF task_ids IS NULL OR lease_tokens IS NULL
         OR cardinality(task_ids) <> cardinality(lease_tokens) THEN
         RAISE EXCEPTION 'task_ids and lease_tokens must be arrays of the same length'
             USING ERRCODE = 'TL007';
     END IF;
-    PERFORM tasklease._check_range('task_ids', cardinality(task_ids), 1, l.max_batch, 'TL003');
+    PERFORM tasklease._check_range('task_ids', cardinality(task_ids), 1,
+        tasklease._setting('max_batch'), 'TL003');
     IF results IS NOT NULL AND cardinality(results) <> cardinality(task_ids) THEN
         RAISE EXCEPTION 'results must be as long as task_ids' USING ERRCODE = 'TL007';
     END IF;
     IF results IS NOT NULL AND EXISTS (
-        SELECT FROM unnest(results) AS r (result) WHERE pg_column_size(r.result) > l.max_result_bytes
+        SELECT FROM unnest(results) AS r (result)
+        WHERE pg_column_size(r.result) > tasklease._setting('max_result_bytes')
     ) THEN
         PERFORM tasklease._check_results(task_ids, results);  -- raises TL012 naming the task
     END IF;
