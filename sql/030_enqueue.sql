@@ -336,59 +336,43 @@ AS $$
 DECLARE
     v_id bigint;
     v_run_after timestamptz;
-    r record;
+    v_window_ms int;
+    v_notified_at timestamptz;
 BEGIN
     IF enqueue.dedupe_key IS NULL THEN
-        -- The producer's hot path, one task without a key, in one statement: the
-        -- settings, the INSERT (none for a payload over max_payload_bytes) and
-        -- the queue's last wake-up; the checks that need no setting before it.
-        -- Same checks, same errors as enqueue_tasks (bench/README.md, enqueue).
+        -- The producer's hot path, one task without a key: the checks, the
+        -- INSERT and a look-up of the queue's last wake-up.  The settings are
+        -- constants of this function's cached plans (_setting, 010_settings.sql),
+        -- and each step is a statement of its own: one statement joining the
+        -- settings, the INSERT and the look-up cost 40 us more per call in
+        -- the executor (bench/README.md, enqueue).  Same checks, same errors
+        -- as enqueue_tasks.
         PERFORM tasklease._check_queue(enqueue.queue);
         IF enqueue.max_attempts IS NOT NULL THEN
             PERFORM tasklease._check_range('max_attempts', enqueue.max_attempts, 1, 1000000,
                 'TL007');
         END IF;
+        IF enqueue.payload IS NULL
+            OR pg_column_size(enqueue.payload) > tasklease._setting('max_payload_bytes') THEN
+            PERFORM tasklease._refuse_payload(1, tasklease._setting('max_payload_bytes'));
+        END IF;
         v_run_after := coalesce(enqueue.run_after, now());
-        WITH l AS (
-            SELECT
-                max(s.value) FILTER (WHERE s.name = 'max_attempts') AS max_attempts,
-                max(s.value) FILTER (WHERE s.name = 'max_payload_bytes') AS max_payload_bytes,
-                max(s.value) FILTER (WHERE s.name = 'notify_window_ms') AS notify_window_ms
-            FROM tasklease.settings AS s
-            WHERE s.name IN ('max_attempts', 'max_payload_bytes', 'notify_window_ms')
-        ),
-
-        ins AS (
-            INSERT INTO tasklease.tasks AS t (queue, payload, priority, run_after, max_attempts)
-            SELECT enqueue.queue, enqueue.payload, coalesce(enqueue.priority, 0), v_run_after,
-                coalesce(enqueue.max_attempts, l.max_attempts)
-            FROM l
-            WHERE pg_column_size(enqueue.payload) <= l.max_payload_bytes
-            RETURNING t.id
+        INSERT INTO tasklease.tasks AS t (queue, payload, priority, run_after, max_attempts)
+        VALUES (
+            enqueue.queue, enqueue.payload, coalesce(enqueue.priority, 0), v_run_after,
+            coalesce(enqueue.max_attempts, tasklease._setting('max_attempts'))
         )
-
-        SELECT
-            (SELECT ins.id FROM ins) AS id, l.max_attempts, l.max_payload_bytes,
-            l.notify_window_ms,
-            (SELECT w.notified_at FROM tasklease.queue_wakeups AS w
-             WHERE w.queue = enqueue.queue) AS notified_at
-        INTO r
-        FROM l;
-        IF r.id IS NULL THEN
-            IF num_nulls(r.max_attempts, r.max_payload_bytes, r.notify_window_ms) > 0 THEN
-                -- A deleted setting: _setting raises TL006 naming it.
-                PERFORM tasklease._setting('max_attempts'),
-                    tasklease._setting('max_payload_bytes'),
-                    tasklease._setting('notify_window_ms');
-            END IF;
-            PERFORM tasklease._refuse_payload(1, r.max_payload_bytes);
+        RETURNING t.id INTO v_id;
+        -- _wake_workers' own first test, here: under load the queue was
+        -- notified lately, and this spares the call.
+        v_window_ms := tasklease._setting('notify_window_ms');
+        SELECT w.notified_at INTO v_notified_at FROM tasklease.queue_wakeups AS w
+        WHERE w.queue = enqueue.queue;
+        IF v_window_ms = 0 OR v_notified_at IS NULL
+            OR v_notified_at <= clock_timestamp() - make_interval(secs => v_window_ms / 1000.0) THEN
+            PERFORM tasklease._wake_workers(enqueue.queue, v_run_after, v_window_ms);
         END IF;
-        IF r.notify_window_ms = 0 OR r.notified_at IS NULL
-            OR r.notified_at <= clock_timestamp() - make_interval(
-                secs => r.notify_window_ms / 1000.0) THEN
-            PERFORM tasklease._wake_workers(enqueue.queue, v_run_after, r.notify_window_ms);
-        END IF;
-        RETURN r.id;
+        RETURN v_id;
     END IF;
     -- plpgsql, not sql: a sql function with SET is planned again on every call.
     SELECT e.id INTO v_id FROM tasklease.enqueue_tasks(
