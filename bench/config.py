@@ -39,6 +39,7 @@ class Config:
     flow_concurrencies: tuple = (1, 8)
     enqueue_procs: int = 4  # processes of the enqueue section
     enqueue_tasks: int = 8_000  # tasks per enqueue measurement (all processes)
+    enqueue_pairs: int = 7  # raw/enqueue runs back to back; the median pair ratio is reported
     wake_tasks: int = 10  # lone enqueues on an idle worker
     producer_procs: int = 3  # processes sending the fixed-rate load
     steady_rate: int = 600  # tasks/s of the steady section
@@ -80,6 +81,7 @@ QUICK = Config(
     flow_concurrencies=(1, 2),
     enqueue_procs=2,
     enqueue_tasks=200,
+    enqueue_pairs=1,
     wake_tasks=2,
     producer_procs=1,
     steady_rate=100,

@@ -5,8 +5,11 @@ an idle worker is still woken by a lone enqueue.
                indexes without the function (checks, settings, NOTIFY)
   enqueue      SELECT tasklease.enqueue(payload)
 Both from `enqueue_procs` processes (autocommit, one commit per task), on an emptied table,
-with a LISTEN session open on channel tasklease as a worker has.  Tasks per second; the
-ratio enqueue / raw_insert is the target.
+with a LISTEN session open on channel tasklease as a worker has.  Tasks per second.  The
+two run back to back, `enqueue_pairs` times; the target is the median of the pairs' ratios
+enqueue / raw_insert: this box's throughput drifts by 10-20% within a minute, so a ratio of
+two medians taken minutes apart (the section's first form, 3 runs each) came out anywhere
+from 0.63 to 0.85 for one build; a pair shares the drift (bench/ab.py does the same).
 
 Wake-up: one idle `tasklease worker` with --poll-interval-s 5 (so polling cannot hide a lost
 wake-up); `wake_tasks` lone enqueues, 0.3 s apart, each on an empty queue; the pickup
@@ -93,27 +96,31 @@ def wake_latency(dsn: str, tasks: int) -> dict:
 
 
 def run(dsn: str, cfg: Config, log: Log) -> dict:
-    """{"rates": {path: {runs, per_s}}, "ratio": enqueue / raw_insert, "wake": {...}}."""
+    """{"rates": {path: {runs, per_s}}, "ratio": median pair ratio enqueue / raw_insert,
+    "pair_ratios", "ratio_of_medians", "wake": {...}}."""
     raw: dict = {name: [] for name in PATHS}
     calls = max(1, cfg.enqueue_tasks // cfg.enqueue_procs)
     with psycopg.connect(dsn, autocommit=True) as conn, \
             psycopg.connect(dsn, autocommit=True) as listener:
         listener.execute("LISTEN tasklease")  # a listener exists, as with running workers
-        for rep in range(cfg.reps):
+        for rep in range(cfg.enqueue_pairs):
             for name, sql in PATHS.items():
                 schema.empty_tasklease(conn)
                 schema.settle(conn, "tasklease.tasks")
                 r = rate(dsn, sql, cfg.enqueue_procs, calls, f"{name}-r{rep}")
                 raw[name].append(r)
-                log(f"  run {rep + 1}/{cfg.reps} {name:<11} x{cfg.enqueue_procs}"
+                log(f"  pair {rep + 1}/{cfg.enqueue_pairs} {name:<11} x{cfg.enqueue_procs}"
                     f" {r:9.0f} tasks/s")
                 for _ in listener.notifies(timeout=0.01):
                     pass  # drained, so the server's queue of notifications stays small
         schema.empty_tasklease(conn)
     rates = {name: {"runs": [round(x, 1) for x in xs], "per_s": drain.median(xs)}
              for name, xs in raw.items()}
+    pairs = [e / r for e, r in zip(raw["enqueue"], raw["raw_insert"])]
     wake = wake_latency(dsn, cfg.wake_tasks)
     log(f"  wake-up of an idle worker (poll {WAKE_POLL_S:g} s): p50 {wake['p50_ms']:.1f} ms,"
         f" max {wake['max_ms']:.1f} ms over {wake['tasks']} lone enqueues")
     return {"procs": cfg.enqueue_procs, "rates": rates,
-            "ratio": rates["enqueue"]["per_s"] / rates["raw_insert"]["per_s"], "wake": wake}
+            "ratio": drain.median(pairs), "pair_ratios": [round(x, 3) for x in pairs],
+            "ratio_of_medians": rates["enqueue"]["per_s"] / rates["raw_insert"]["per_s"],
+            "wake": wake}

@@ -69,6 +69,12 @@ def _worker_targets(results: dict) -> list:
     return out
 
 
+def _pairs(enq: dict) -> str:
+    """The per-pair ratios of the enqueue section ("n/a" in results of its first form)."""
+    pairs = enq.get("pair_ratios")
+    return "/".join(f"{x:.2f}" for x in pairs) if pairs else "n/a"
+
+
 def _rate_targets(results: dict) -> list:
     out = []
     enq = results.get("enqueue")
@@ -78,8 +84,8 @@ def _rate_targets(results: dict) -> list:
             "enqueue() one per call >= 0.8x a raw INSERT, idle workers still woken",
             enq["ratio"], enq["ratio"] >= 0.8 and wake["max_ms"] < 100,
             f"{enq['rates']['enqueue']['per_s']:.0f} vs {enq['rates']['raw_insert']['per_s']:.0f}"
-            f" tasks/s; wake-up p50 {wake['p50_ms']:.1f} ms, max {wake['max_ms']:.1f} ms"
-            f" (poll {wake['poll_interval_s']:g} s)"))
+            f" tasks/s (medians); pairs {_pairs(enq)}; wake-up p50 {wake['p50_ms']:.1f} ms,"
+            f" max {wake['max_ms']:.1f} ms (poll {wake['poll_interval_s']:g} s)"))
     st = results.get("steady")
     if st:
         out.append(_target(
@@ -225,7 +231,8 @@ def _rate_lines(results: dict) -> list:
     if enq:
         lines.append(f"Enqueue, one task per call, {enq['procs']} processes: "
                      + ", ".join(f"{k} {v['per_s']:.0f}/s" for k, v in enq["rates"].items())
-                     + f" (ratio {enq['ratio']:.2f}); idle worker woken in p50"
+                     + f" (median pair ratio {enq['ratio']:.2f}, pairs {_pairs(enq)});"
+                     " idle worker woken in p50"
                      f" {enq['wake']['p50_ms']:.1f} ms, max {enq['wake']['max_ms']:.1f} ms")
     st = results.get("steady")
     if st:

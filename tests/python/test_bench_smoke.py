@@ -82,6 +82,10 @@ def test_enqueue_steady_burst_and_recovery_are_measured(quick_results):
     cfg, results, _, _ = quick_results
     enq = results["enqueue"]
     assert positive(enq["rates"]["enqueue"]["per_s"]) and positive(enq["ratio"])
+    # The target is the median ratio of raw/enqueue pairs run back to back.
+    assert len(enq["pair_ratios"]) == cfg.enqueue_pairs
+    assert enq["ratio"] == pytest.approx(sorted(enq["pair_ratios"])[cfg.enqueue_pairs // 2],
+                                         abs=0.001)
     assert enq["wake"]["tasks"] == cfg.wake_tasks and positive(enq["wake"]["max_ms"])
     st = results["steady"]
     assert positive(st["pickup_p99_ms"]) and positive(st["saturation_jobs_per_s"])
