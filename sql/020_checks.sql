@@ -111,13 +111,17 @@ $$;
 COMMENT ON FUNCTION tasklease._batch(text, int, text) IS
 'A batch size: the caller''s value, or the setting p_default when NULL; TL003 outside 1..max_batch.';
 
+-- length() and an unbounded class rather than {0,62}: the regex engine
+-- unrolls a bounded repetition, and matching it cost 4.3 us against 0.5 us,
+-- most of this check, which every enqueue and claim of a queue runs.
 CREATE OR REPLACE FUNCTION tasklease._check_queue(p_queue text)
 RETURNS text
 LANGUAGE plpgsql
 IMMUTABLE
 AS $$
 BEGIN
-    IF p_queue IS NULL OR p_queue !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' THEN
+    IF p_queue IS NULL OR length(p_queue) > 63
+        OR p_queue !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]*$' THEN
         RAISE EXCEPTION 'invalid queue name %', coalesce(quote_literal(p_queue), 'NULL')
             USING ERRCODE = 'TL005',
                   DETAIL = 'A queue name is 1 to 63 characters: letters, digits and _ . : -, '

@@ -226,7 +226,8 @@ DECLARE
     v_queue text := tasklease._check_queue(schedule_task.queue);
     v_run_as text;
 BEGIN
-    IF v_name IS NULL OR v_name !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$' THEN
+    IF v_name IS NULL OR length(v_name) > 63
+        OR v_name !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]*$' THEN
         RAISE EXCEPTION 'invalid periodic task name %', coalesce(quote_literal(v_name), 'NULL')
             USING ERRCODE = 'TL007',
                   DETAIL = 'A name is 1 to 63 characters: letters, digits and _ . : -, '
