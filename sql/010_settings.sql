@@ -10,7 +10,19 @@
 -- upgrade) takes this lock before any settings row: each rewrites
 -- _setting's pg_proc row (_settings_changed below), and of two transactions
 -- rewriting it at once the later would fail with an internal error.
-SELECT pg_catalog.pg_advisory_xact_lock(1952543595, 1936028787);  -- "task", "sets"
+CREATE OR REPLACE FUNCTION tasklease._lock_settings()
+RETURNS void
+LANGUAGE sql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_advisory_xact_lock(1952543595, 1936028787);  -- "task", "sets"
+$$;
+
+COMMENT ON FUNCTION tasklease._lock_settings() IS
+'Takes the transaction advisory lock every writer of tasklease.settings takes before a row.';
+
+SELECT tasklease._lock_settings();
 
 -- Bounds per setting, and the relations between settings that the functions
 -- rely on (a lease no longer than max_lease_s, batches no larger than
@@ -224,7 +236,7 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(1952543595, 1936028787);  -- "task", "sets"
+    PERFORM tasklease._lock_settings();
     ALTER FUNCTION tasklease._setting(text) IMMUTABLE;
     RETURN NULL;
 END
@@ -255,7 +267,7 @@ DECLARE
 BEGIN
     -- The lock _settings_changed takes, taken before the row's: a migrate
     -- in progress holds it and waits for no settings row of ours.
-    PERFORM pg_advisory_xact_lock(1952543595, 1936028787);  -- "task", "sets"
+    PERFORM tasklease._lock_settings();
     SELECT s.value INTO v_old FROM tasklease.settings AS s WHERE s.name = set_setting.name
     FOR UPDATE;
     IF NOT FOUND THEN

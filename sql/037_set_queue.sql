@@ -22,7 +22,7 @@ DECLARE
     v_count int;
 BEGIN
     -- The settings writers' lock before the row (sql/010_settings.sql).
-    PERFORM pg_advisory_xact_lock(1952543595, 1936028787);  -- "task", "sets"
+    PERFORM tasklease._lock_settings();
     PERFORM 1 FROM tasklease.settings AS s WHERE s.name = 'controlled_queues' FOR UPDATE;
     SELECT count(*) INTO v_count FROM tasklease.queue_settings AS q
     WHERE q.max_running IS NOT NULL OR q.paused;
