@@ -37,8 +37,8 @@
 -- workers' polling finds them when they are due.
 -- The common case under load, a queue notified within the window, costs one
 -- look-up of its row (no lock); only a queue due for a NOTIFY takes the row.
--- enqueue passes the window it read with its other settings (p_window_ms);
--- NULL reads the setting.
+-- p_window_ms overrides the notify_window_ms setting; NULL (every caller)
+-- reads it.
 CREATE OR REPLACE FUNCTION tasklease._wake_workers(
     p_queue text,
     p_run_after timestamptz,
@@ -335,42 +335,38 @@ AS $$
 #variable_conflict use_column
 DECLARE
     v_id bigint;
-    v_run_after timestamptz;
-    v_window_ms int;
-    v_notified_at timestamptz;
 BEGIN
-    IF enqueue.dedupe_key IS NULL THEN
-        -- The producer's hot path, one task without a key: the checks, the
-        -- INSERT and a look-up of the queue's last wake-up.  The settings are
-        -- constants of this function's cached plans (_setting, 010_settings.sql),
-        -- and each step is a statement of its own: one statement joining the
-        -- settings, the INSERT and the look-up cost 40 us more per call in
-        -- the executor (bench/README.md, enqueue).  Same checks, same errors
-        -- as enqueue_tasks.
-        PERFORM tasklease._check_queue(enqueue.queue);
-        IF enqueue.max_attempts IS NOT NULL THEN
-            PERFORM tasklease._check_range('max_attempts', enqueue.max_attempts, 1, 1000000,
-                'TL007');
-        END IF;
-        IF enqueue.payload IS NULL
-            OR pg_column_size(enqueue.payload) > tasklease._setting('max_payload_bytes') THEN
-            PERFORM tasklease._refuse_payload(1, tasklease._setting('max_payload_bytes'));
-        END IF;
-        v_run_after := coalesce(enqueue.run_after, now());
+    -- The producer's hot path, one valid task without a key: one test of the
+    -- input, the INSERT, one look at the queue's last wake-up.  The settings
+    -- are constants of this function's cached plans (_setting,
+    -- 010_settings.sql) and _queue_ok is inlined, so the test is one
+    -- expression, no statement; each step costs per call, and per
+    -- transaction (plpgsql prepares each expression again in every
+    -- transaction), so there are as few as the rule needs (bench/README.md,
+    -- enqueue).  Input that fails the test goes the general way below, whose
+    -- checks raise the same errors, in the same order, as enqueue_tasks.
+    IF enqueue.dedupe_key IS NULL
+        AND tasklease._queue_ok(enqueue.queue)
+        AND pg_column_size(enqueue.payload) <= tasklease._setting('max_payload_bytes')
+        AND (enqueue.max_attempts IS NULL
+            OR tasklease._check_range('max_attempts', enqueue.max_attempts, 1, 1000000,
+                'TL007') IS NOT NULL) THEN
         INSERT INTO tasklease.tasks AS t (queue, payload, priority, run_after, max_attempts)
         VALUES (
-            enqueue.queue, enqueue.payload, coalesce(enqueue.priority, 0), v_run_after,
+            enqueue.queue, enqueue.payload, coalesce(enqueue.priority, 0),
+            coalesce(enqueue.run_after, now()),
             coalesce(enqueue.max_attempts, tasklease._setting('max_attempts'))
         )
         RETURNING t.id INTO v_id;
         -- _wake_workers' own first test, here: under load the queue was
         -- notified lately, and this spares the call.
-        v_window_ms := tasklease._setting('notify_window_ms');
-        SELECT w.notified_at INTO v_notified_at FROM tasklease.queue_wakeups AS w
-        WHERE w.queue = enqueue.queue;
-        IF v_window_ms = 0 OR v_notified_at IS NULL
-            OR v_notified_at <= clock_timestamp() - make_interval(secs => v_window_ms / 1000.0) THEN
-            PERFORM tasklease._wake_workers(enqueue.queue, v_run_after, v_window_ms);
+        IF NOT EXISTS (
+            SELECT FROM tasklease.queue_wakeups AS w
+            WHERE w.queue = enqueue.queue
+                AND w.notified_at > clock_timestamp()
+                - tasklease._setting('notify_window_ms') * interval '1 millisecond'
+        ) THEN
+            PERFORM tasklease._wake_workers(enqueue.queue, coalesce(enqueue.run_after, now()));
         END IF;
         RETURN v_id;
     END IF;

@@ -93,7 +93,9 @@ BEGIN
         SELECT c.id, c.queue, c.payload, c.attempts, c.lease_token, c.lease_expires_at
         FROM claimed AS c ORDER BY c.priority, c.run_after, c.id;
     ELSE
-        PERFORM tasklease._check_queue(claim_tasks.queue);
+        IF NOT tasklease._queue_ok(claim_tasks.queue) THEN  -- inlined: no statement
+            PERFORM tasklease._check_queue(claim_tasks.queue);
+        END IF;
         RETURN QUERY
         WITH picked AS MATERIALIZED (
             SELECT t.id FROM tasklease.tasks AS t
@@ -179,7 +181,9 @@ DECLARE
     q record;
 BEGIN
     IF p_queue IS NOT NULL THEN
-        PERFORM tasklease._check_queue(p_queue);
+        IF NOT tasklease._queue_ok(p_queue) THEN
+            PERFORM tasklease._check_queue(p_queue);
+        END IF;
         SELECT s.max_running, s.paused INTO q
         FROM tasklease.queue_settings AS s WHERE s.queue = p_queue;
         IF FOUND AND q.paused THEN

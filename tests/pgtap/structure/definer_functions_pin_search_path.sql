@@ -32,7 +32,8 @@ SELECT set_eq(
     $$SELECT p::regprocedure::text FROM unnest(ARRAY[
         'tasklease._check_owner(text)', 'tasklease._check_owner_len(text,integer)',
         'tasklease._check_range(text,integer,integer,integer,text)',
-        'tasklease._check_queue(text)', 'tasklease._check_id(text,bigint)',
+        'tasklease._check_queue(text)', 'tasklease._queue_ok(text)',
+        'tasklease._check_id(text,bigint)',
         'tasklease._lease_s(integer)', 'tasklease._batch(text,integer,text)',
         'tasklease._budget_action(integer,integer)',
         'tasklease._worker_alive(timestamptz,timestamptz,timestamptz,integer)',
