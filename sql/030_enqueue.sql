@@ -17,16 +17,36 @@
 -- frees the key); a task that finishes while another producer is inserting
 -- still holds the key until that producer looks again.
 -- Locks: the inserted rows; the finished row a key is moved from; the index
--- entry of a key another producer is inserting right now (waited for); the
--- queue's tasklease.queue_wakeups row when this call is the one that
--- notifies (never waited for).
+-- entry of a key another producer is inserting right now (waited for); when
+-- this call is the one that notifies, the queue's wake lock (an advisory lock,
+-- tried, never waited for: _try_wake_lock) and its tasklease.queue_wakeups row.
 -- Time source: now(), clock_timestamp() for the notify window.
 -- Errors: TL002 (dedupe_for), TL004 (payload), TL005 (queue), TL007
 -- (max_attempts, a key, dedupe_keys of the wrong length).
 
+-- The lock that says "this queue is being notified": a transaction that is
+-- about to NOTIFY a queue holds it until its commit, and producers that find
+-- it taken leave the wake-up to that transaction.  A transaction-level
+-- advisory lock ("wake", hashtext(queue)), tried, never waited for; a sql
+-- function so that the planner inlines it into the caller's expression.  Two
+-- queue names with one hash share it: a producer of one then skips its
+-- NOTIFY while the other is being notified (a few milliseconds), and its
+-- task waits for the workers' re-check or poll.
+CREATE OR REPLACE FUNCTION tasklease._try_wake_lock(p_queue text)
+RETURNS boolean
+LANGUAGE sql
+VOLATILE
+AS $$
+    SELECT pg_try_advisory_xact_lock(2002873189, hashtext(p_queue))  -- 'wake' in ASCII
+$$;
+
+COMMENT ON FUNCTION tasklease._try_wake_lock(text) IS
+'Takes the transaction-level advisory lock of notifying p_queue if no other transaction holds '
+'it: true when taken (or already held by this transaction).';
+
 -- Wake idle workers of a queue: a NOTIFY unless another enqueue of that
 -- queue notified within notify_window_ms, or is about to (it holds the
--- queue's queue_wakeups row until its commit: SKIP LOCKED, never waited for).
+-- queue's wake lock until its commit: tried, never waited for).
 -- Why: a notifying commit holds a cluster-wide lock until its WAL is flushed,
 -- so one NOTIFY per enqueue serialised every producer on the disk (enqueue at
 -- 0.5x a plain INSERT, bench/README.md).  What it costs: a task committed
@@ -35,8 +55,13 @@
 -- every wake-up) or, for another client, its poll.  notify_window_ms = 0
 -- notifies on every call.  Tasks that are not runnable yet wake nobody: the
 -- workers' polling finds them when they are due.
--- The common case under load, a queue notified within the window, costs one
--- look-up of its row (no lock); only a queue due for a NOTIFY takes the row.
+-- The wake lock, not the queue_wakeups row, tells producers that a notifier
+-- is in flight: the row's new notified_at is invisible to them until that
+-- notifier commits, and with the row's lock (SKIP LOCKED) each of them
+-- first had to call this function to find out; a quarter of all enqueues did
+-- under load (bench/README.md, enqueue).  Holding the wake lock, this
+-- transaction is the queue's only notifier: its UPDATE and INSERT wait for
+-- no other.
 -- p_window_ms overrides the notify_window_ms setting; NULL (every caller)
 -- reads it.
 CREATE OR REPLACE FUNCTION tasklease._wake_workers(
@@ -51,32 +76,21 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_window interval;
-    v_at timestamptz;
 BEGIN
     IF p_run_after > now() THEN
         RETURN;
     END IF;
-    v_window := make_interval(
-        secs => coalesce(p_window_ms, tasklease._setting('notify_window_ms')) / 1000.0
-    );
+    v_window := coalesce(p_window_ms, tasklease._setting('notify_window_ms'))
+        * interval '1 millisecond';
     IF v_window > interval '0' THEN
-        SELECT w.notified_at INTO v_at FROM tasklease.queue_wakeups AS w
-        WHERE w.queue = p_queue;
-        IF v_at > clock_timestamp() - v_window THEN
-            RETURN;  -- notified lately
+        IF NOT tasklease._try_wake_lock(p_queue) THEN
+            RETURN;  -- being notified by a transaction not yet committed
         END IF;
         UPDATE tasklease.queue_wakeups AS w SET notified_at = clock_timestamp()
-        WHERE w.queue = (
-            SELECT m.queue FROM tasklease.queue_wakeups AS m
-            WHERE m.queue = p_queue AND m.notified_at <= clock_timestamp() - v_window
-            FOR UPDATE SKIP LOCKED
-        );
+        WHERE w.queue = p_queue AND w.notified_at <= clock_timestamp() - v_window;
         IF NOT FOUND THEN
-            -- Notified lately or being notified; or the queue's first enqueue
-            -- (looked up first: ON CONFLICT would wait for a notifier's commit).
-            IF EXISTS (SELECT FROM tasklease.queue_wakeups AS m WHERE m.queue = p_queue) THEN
-                RETURN;
-            END IF;
+            -- Notified lately (a notifier committed since the caller looked),
+            -- or the queue's first wake-up.
             INSERT INTO tasklease.queue_wakeups AS w (queue, notified_at)
             VALUES (p_queue, clock_timestamp())
             ON CONFLICT (queue) DO NOTHING;
@@ -358,14 +372,16 @@ BEGIN
             coalesce(enqueue.max_attempts, tasklease._setting('max_attempts'))
         )
         RETURNING t.id INTO v_id;
-        -- _wake_workers' own first test, here: under load the queue was
-        -- notified lately, and this spares the call.
+        -- _wake_workers' own first tests, here: under load the queue was
+        -- notified lately, or another producer is notifying it, and this
+        -- spares the call.
         IF NOT EXISTS (
             SELECT FROM tasklease.queue_wakeups AS w
             WHERE w.queue = enqueue.queue
                 AND w.notified_at > clock_timestamp()
                 - tasklease._setting('notify_window_ms') * interval '1 millisecond'
-        ) THEN
+        ) AND coalesce(enqueue.run_after, now()) <= now()
+            AND tasklease._try_wake_lock(enqueue.queue) THEN
             PERFORM tasklease._wake_workers(enqueue.queue, coalesce(enqueue.run_after, now()));
         END IF;
         RETURN v_id;

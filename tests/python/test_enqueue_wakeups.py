@@ -56,8 +56,8 @@ def test_tasks_not_due_wake_nobody(conn, listener, settings):
 
 
 def test_a_notifier_in_flight_is_not_waited_for(conn, dsn, listener, settings):
-    """A producer whose transaction holds the queue's wake-up row (it notifies at commit)
-    does not make another producer wait: the other skips its NOTIFY."""
+    """A producer whose transaction holds the queue's wake lock (it notifies at commit) does
+    not make another producer wait: the other skips its NOTIFY."""
     settings("notify_window_ms", 1)
     conn.execute("SELECT tasklease.enqueue('{}', 'wk-held')")
     time.sleep(0.01)
@@ -69,6 +69,22 @@ def test_a_notifier_in_flight_is_not_waited_for(conn, dsn, listener, settings):
         other.close()
         holder.commit()
     assert _notifies(listener) == ["wk-held", "wk-held"], "the first call and the holder's"
+
+
+def test_a_task_not_due_holds_back_no_wake_up(conn, dsn, listener, settings):
+    """Only a transaction that will NOTIFY holds the queue's wake lock: one that enqueued a
+    task for later, still open, does not keep another producer's due task from waking the
+    workers."""
+    settings("notify_window_ms", 1)
+    conn.execute("DELETE FROM tasklease.queue_wakeups WHERE queue = 'wk-later2'")
+    with psycopg.connect(dsn) as holder:
+        holder.execute("SELECT tasklease.enqueue('{}', 'wk-later2', now() + interval '1 hour')")
+        holder.execute("SELECT tasklease.enqueue_many(ARRAY['{}'::jsonb], 'wk-later2',"
+                       " now() + interval '1 hour')")
+        conn.execute("SELECT tasklease.enqueue('{}', 'wk-later2')")
+        assert _notifies(listener) == ["wk-later2"], "the due task's NOTIFY, at once"
+        holder.commit()
+    assert _notifies(listener) == [], "the tasks for later wake nobody"
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
