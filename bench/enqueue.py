@@ -6,10 +6,12 @@ an idle worker is still woken by a lone enqueue.
   enqueue      SELECT tasklease.enqueue(payload)
 Both from `enqueue_procs` processes (autocommit, one commit per task), on an emptied table,
 with a LISTEN session open on channel tasklease as a worker has.  Tasks per second.  The
-two run back to back, `enqueue_pairs` times; the target is the median of the pairs' ratios
-enqueue / raw_insert: this box's throughput drifts by 10-20% within a minute, so a ratio of
-two medians taken minutes apart (the section's first form, 3 runs each) came out anywhere
-from 0.63 to 0.85 for one build; a pair shares the drift (bench/ab.py does the same).
+two run back to back, `enqueue_pairs` times, taking turns at going first; the target is the
+median of the pairs' ratios enqueue / raw_insert: this box's throughput drifts by 10-20%
+within a minute, so a ratio of two medians taken minutes apart (the section's first form, 3
+runs each) came out anywhere from 0.63 to 0.85 for one build; a pair shares the drift
+(bench/ab.py does the same).  A run of 8,000 tasks took 2-3 s and single pairs ranged from
+0.57 to 0.92 for one build, so a run is 16,000 tasks and there are 9 pairs.
 
 Wake-up: one idle `tasklease worker` with --poll-interval-s 5 (so polling cannot hide a lost
 wake-up); `wake_tasks` lone enqueues, 0.3 s apart, each on an empty queue; the pickup
@@ -104,7 +106,10 @@ def run(dsn: str, cfg: Config, log: Log) -> dict:
             psycopg.connect(dsn, autocommit=True) as listener:
         listener.execute("LISTEN tasklease")  # a listener exists, as with running workers
         for rep in range(cfg.enqueue_pairs):
-            for name, sql in PATHS.items():
+            # Each path goes first in every other pair: whatever favours the
+            # first (or second) run of a pair favours neither path overall.
+            order = list(PATHS.items())
+            for name, sql in (order if rep % 2 == 0 else order[::-1]):
                 schema.empty_tasklease(conn)
                 schema.settle(conn, "tasklease.tasks")
                 r = rate(dsn, sql, cfg.enqueue_procs, calls, f"{name}-r{rep}")
