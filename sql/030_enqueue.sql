@@ -32,17 +32,72 @@
 -- queue names with one hash share it: a producer of one then skips its
 -- NOTIFY while the other is being notified (a few milliseconds), and its
 -- task waits for the workers' re-check or poll.
+-- Each lock is an entry of the server's shared lock table until the commit,
+-- so one transaction takes at most 64 (max_locks_per_transaction's default;
+-- counted in tasklease.wake_locks, a setting local to the transaction): one
+-- that notifies more queues than that goes on without the lock, and the
+-- queue's queue_wakeups row, taken FOR UPDATE SKIP LOCKED, decides alone.
 CREATE OR REPLACE FUNCTION tasklease._try_wake_lock(p_queue text)
 RETURNS boolean
 LANGUAGE sql
 VOLATILE
 AS $$
-    SELECT pg_try_advisory_xact_lock(2002873189, hashtext(p_queue))  -- 'wake' in ASCII
+    SELECT CASE
+        WHEN coalesce(nullif(current_setting('tasklease.wake_locks', true), ''), '0')::int >= 64
+            THEN true
+        ELSE pg_try_advisory_xact_lock(2002873189, hashtext(p_queue))  -- 'wake' in ASCII
+            AND set_config('tasklease.wake_locks', (coalesce(
+                nullif(current_setting('tasklease.wake_locks', true), ''), '0')::int + 1)::text,
+                true) IS NOT NULL
+    END
 $$;
 
 COMMENT ON FUNCTION tasklease._try_wake_lock(text) IS
 'Takes the transaction-level advisory lock of notifying p_queue if no other transaction holds '
-'it: true when taken (or already held by this transaction).';
+'it: true when taken (or already held by this transaction), and true without it once this '
+'transaction holds 64.';
+
+-- The NOTIFY of _wake_workers, for a caller that holds the queue's wake lock
+-- (or has a window of 0, or is past the lock cap): unless the queue's
+-- queue_wakeups row says it was notified within p_window.  With the wake
+-- lock no other transaction holds the row; SKIP LOCKED matters only past the
+-- cap (see _try_wake_lock).
+CREATE OR REPLACE FUNCTION tasklease._notify_queue(p_queue text, p_window interval)
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_window > interval '0' THEN
+        UPDATE tasklease.queue_wakeups AS w SET notified_at = clock_timestamp()
+        WHERE w.queue = (
+            SELECT m.queue FROM tasklease.queue_wakeups AS m
+            WHERE m.queue = p_queue AND m.notified_at <= clock_timestamp() - p_window
+            FOR UPDATE SKIP LOCKED
+        );
+        IF NOT FOUND THEN
+            -- Notified lately (a notifier committed since the caller looked),
+            -- being notified, or the queue's first wake-up (looked up first:
+            -- ON CONFLICT would wait for a notifier's commit).
+            IF EXISTS (SELECT FROM tasklease.queue_wakeups AS m WHERE m.queue = p_queue) THEN
+                RETURN;
+            END IF;
+            INSERT INTO tasklease.queue_wakeups AS w (queue, notified_at)
+            VALUES (p_queue, clock_timestamp())
+            ON CONFLICT (queue) DO NOTHING;
+            IF NOT FOUND THEN
+                RETURN;
+            END IF;
+        END IF;
+    END IF;
+    PERFORM pg_notify('tasklease', p_queue);
+END
+$$;
+
+COMMENT ON FUNCTION tasklease._notify_queue(text, interval) IS
+'NOTIFY tasklease with the queue name unless queue_wakeups says the queue was notified within '
+'p_window (0: always); for callers that hold the queue''s wake lock.';
 
 -- Wake idle workers of a queue: a NOTIFY unless another enqueue of that
 -- queue notified within notify_window_ms, or is about to (it holds the
@@ -59,9 +114,7 @@ COMMENT ON FUNCTION tasklease._try_wake_lock(text) IS
 -- is in flight: the row's new notified_at is invisible to them until that
 -- notifier commits, and with the row's lock (SKIP LOCKED) each of them
 -- first had to call this function to find out; a quarter of all enqueues did
--- under load (bench/README.md, enqueue).  Holding the wake lock, this
--- transaction is the queue's only notifier: its UPDATE and INSERT wait for
--- no other.
+-- under load (bench/README.md, enqueue).
 -- p_window_ms overrides the notify_window_ms setting; NULL (every caller)
 -- reads it.
 CREATE OR REPLACE FUNCTION tasklease._wake_workers(
@@ -82,24 +135,10 @@ BEGIN
     END IF;
     v_window := coalesce(p_window_ms, tasklease._setting('notify_window_ms'))
         * interval '1 millisecond';
-    IF v_window > interval '0' THEN
-        IF NOT tasklease._try_wake_lock(p_queue) THEN
-            RETURN;  -- being notified by a transaction not yet committed
-        END IF;
-        UPDATE tasklease.queue_wakeups AS w SET notified_at = clock_timestamp()
-        WHERE w.queue = p_queue AND w.notified_at <= clock_timestamp() - v_window;
-        IF NOT FOUND THEN
-            -- Notified lately (a notifier committed since the caller looked),
-            -- or the queue's first wake-up.
-            INSERT INTO tasklease.queue_wakeups AS w (queue, notified_at)
-            VALUES (p_queue, clock_timestamp())
-            ON CONFLICT (queue) DO NOTHING;
-            IF NOT FOUND THEN
-                RETURN;
-            END IF;
-        END IF;
+    IF v_window > interval '0' AND NOT tasklease._try_wake_lock(p_queue) THEN
+        RETURN;  -- being notified by a transaction not yet committed
     END IF;
-    PERFORM pg_notify('tasklease', p_queue);
+    PERFORM tasklease._notify_queue(p_queue, v_window);
 END
 $$;
 
@@ -372,17 +411,19 @@ BEGIN
             coalesce(enqueue.max_attempts, tasklease._setting('max_attempts'))
         )
         RETURNING t.id INTO v_id;
-        -- _wake_workers' own first tests, here: under load the queue was
-        -- notified lately, or another producer is notifying it, and this
-        -- spares the call.
+        -- _wake_workers' steps, inline: under load the queue was notified
+        -- lately, or another producer holds its wake lock, and no function
+        -- is called.  A window of 0 takes no lock (every call notifies).
         IF NOT EXISTS (
             SELECT FROM tasklease.queue_wakeups AS w
             WHERE w.queue = enqueue.queue
                 AND w.notified_at > clock_timestamp()
                 - tasklease._setting('notify_window_ms') * interval '1 millisecond'
         ) AND coalesce(enqueue.run_after, now()) <= now()
-            AND tasklease._try_wake_lock(enqueue.queue) THEN
-            PERFORM tasklease._wake_workers(enqueue.queue, coalesce(enqueue.run_after, now()));
+            AND (tasklease._setting('notify_window_ms') = 0
+                OR tasklease._try_wake_lock(enqueue.queue)) THEN
+            PERFORM tasklease._notify_queue(enqueue.queue,
+                tasklease._setting('notify_window_ms') * interval '1 millisecond');
         END IF;
         RETURN v_id;
     END IF;

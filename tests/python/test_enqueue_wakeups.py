@@ -71,6 +71,19 @@ def test_a_notifier_in_flight_is_not_waited_for(conn, dsn, listener, settings):
     assert _notifies(listener) == ["wk-held", "wk-held"], "the first call and the holder's"
 
 
+def test_a_window_of_0_notifies_every_call_even_beside_a_notifier_in_flight(
+        conn, dsn, listener, settings):
+    """With notify_window_ms 0 no producer skips its NOTIFY for another's: the other's
+    open transaction takes no wake lock."""
+    settings("notify_window_ms", 0)
+    with psycopg.connect(dsn) as holder:
+        holder.execute("SELECT tasklease.enqueue('{}', 'wk-zero')")
+        conn.execute("SELECT tasklease.enqueue('{}', 'wk-zero')")
+        assert _notifies(listener) == ["wk-zero"], "the autocommit call's, at once"
+        holder.commit()
+    assert _notifies(listener) == ["wk-zero"], "the holder's, at its commit"
+
+
 def test_a_task_not_due_holds_back_no_wake_up(conn, dsn, listener, settings):
     """Only a transaction that will NOTIFY holds the queue's wake lock: one that enqueued a
     task for later, still open, does not keep another producer's due task from waking the
@@ -85,6 +98,29 @@ def test_a_task_not_due_holds_back_no_wake_up(conn, dsn, listener, settings):
         assert _notifies(listener) == ["wk-later2"], "the due task's NOTIFY, at once"
         holder.commit()
     assert _notifies(listener) == [], "the tasks for later wake nobody"
+
+
+def test_one_transaction_holds_at_most_64_wake_locks(conn, dsn, listener, settings):
+    """Each wake lock is an entry of the server's shared lock table until the commit: a
+    transaction that wakes 100 queues takes 64 and wakes the rest by their rows alone, and
+    every queue is notified at its commit."""
+    settings("notify_window_ms", 60000)
+    queues = [f"wk-many-{i}" for i in range(100)]
+    conn.execute("DELETE FROM tasklease.queue_wakeups WHERE queue = ANY(%s)", (queues,))
+    with psycopg.connect(dsn) as tx:
+        for q in queues:
+            tx.execute("SELECT tasklease.enqueue('{}', %s)", (q,))
+        held = tx.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND classid = 2002873189 AND pid = pg_backend_pid()").fetchone()[0]
+        assert held == 64
+        tx.commit()
+    assert sorted(_notifies(listener, 1.0)) == sorted(queues)
+    with psycopg.connect(dsn) as tx:  # the count is the transaction's own
+        tx.execute("SELECT tasklease.enqueue('{}', 'wk-many-next')")
+        assert tx.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+            " AND classid = 2002873189 AND pid = pg_backend_pid()").fetchone()[0] == 1
 
 
 @pytest.mark.parametrize("flavour", FLAVOURS)
