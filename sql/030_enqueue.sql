@@ -57,6 +57,26 @@ COMMENT ON FUNCTION tasklease._try_wake_lock(text) IS
 'it: true when taken (or already held by this transaction), and true without it once this '
 'transaction holds 64.';
 
+-- Whether this transaction is the one to NOTIFY for a task of p_queue due at
+-- p_run_after, once the caller has seen the queue not notified within
+-- p_window: the task is due, and the window is 0 (every call notifies, no
+-- lock) or this transaction took the queue's wake lock.  The one rule of
+-- _wake_workers and of enqueue's inline wake-up; a sql function, inlined.
+CREATE OR REPLACE FUNCTION tasklease._wake_due(
+    p_queue text, p_run_after timestamptz, p_window interval
+)
+RETURNS boolean
+LANGUAGE sql
+VOLATILE
+AS $$
+    SELECT p_run_after <= now()
+        AND (p_window <= interval '0' OR tasklease._try_wake_lock(p_queue))
+$$;
+
+COMMENT ON FUNCTION tasklease._wake_due(text, timestamptz, interval) IS
+'True when a task of p_queue due at p_run_after is to be notified by this transaction: due, '
+'and a window of 0 or the queue''s wake lock taken.';
+
 -- The NOTIFY of _wake_workers, for a caller that holds the queue's wake lock
 -- (or has a window of 0, or is past the lock cap): unless the queue's
 -- queue_wakeups row says it was notified within p_window.  With the wake
@@ -130,15 +150,11 @@ AS $$
 DECLARE
     v_window interval;
 BEGIN
-    IF p_run_after > now() THEN
-        RETURN;
-    END IF;
     v_window := coalesce(p_window_ms, tasklease._setting('notify_window_ms'))
         * interval '1 millisecond';
-    IF v_window > interval '0' AND NOT tasklease._try_wake_lock(p_queue) THEN
-        RETURN;  -- being notified by a transaction not yet committed
+    IF tasklease._wake_due(p_queue, p_run_after, v_window) THEN
+        PERFORM tasklease._notify_queue(p_queue, v_window);
     END IF;
-    PERFORM tasklease._notify_queue(p_queue, v_window);
 END
 $$;
 
@@ -413,15 +429,14 @@ BEGIN
         RETURNING t.id INTO v_id;
         -- _wake_workers' steps, inline: under load the queue was notified
         -- lately, or another producer holds its wake lock, and no function
-        -- is called.  A window of 0 takes no lock (every call notifies).
+        -- is called.
         IF NOT EXISTS (
             SELECT FROM tasklease.queue_wakeups AS w
             WHERE w.queue = enqueue.queue
                 AND w.notified_at > clock_timestamp()
                 - tasklease._setting('notify_window_ms') * interval '1 millisecond'
-        ) AND coalesce(enqueue.run_after, now()) <= now()
-            AND (tasklease._setting('notify_window_ms') = 0
-                OR tasklease._try_wake_lock(enqueue.queue)) THEN
+        ) AND tasklease._wake_due(enqueue.queue, coalesce(enqueue.run_after, now()),
+            tasklease._setting('notify_window_ms') * interval '1 millisecond') THEN
             PERFORM tasklease._notify_queue(enqueue.queue,
                 tasklease._setting('notify_window_ms') * interval '1 millisecond');
         END IF;

@@ -20,7 +20,7 @@ SELECT is_empty(
 );
 -- Every other function pins its search_path too, except the pure checks and
 -- rules of 020_checks.sql that the hot paths call, and the wake lock of
--- 030_enqueue.sql that enqueue inlines (a SET clause costs a GUC
+-- 030_enqueue.sql and its rule, which enqueue inlines (a SET clause costs a GUC
 -- save/restore per call and keeps a sql function from being inlined).  They
 -- are not definers and name only pg_catalog and qualified tasklease objects.
 -- A new function missing from this list must pin its search_path.
@@ -34,6 +34,7 @@ SELECT set_eq(
         'tasklease._check_owner(text)', 'tasklease._check_owner_len(text,integer)',
         'tasklease._check_range(text,integer,integer,integer,text)',
         'tasklease._check_queue(text)', 'tasklease._queue_ok(text)', 'tasklease._try_wake_lock(text)',
+        'tasklease._wake_due(text,timestamptz,interval)',
         'tasklease._check_id(text,bigint)',
         'tasklease._lease_s(integer)', 'tasklease._batch(text,integer,text)',
         'tasklease._budget_action(integer,integer)',
