@@ -39,7 +39,7 @@ class Config:
     flow_concurrencies: tuple = (1, 8)
     enqueue_procs: int = 4  # processes of the enqueue section
     enqueue_tasks: int = 16_000  # tasks per enqueue measurement (all processes)
-    enqueue_pairs: int = 9  # raw/enqueue runs back to back; the median pair ratio is reported
+    enqueue_pairs: int = 9  # rounds of raw/definer/enqueue runs; the median round ratio is reported
     wake_tasks: int = 10  # lone enqueues on an idle worker
     producer_procs: int = 3  # processes sending the fixed-rate load
     steady_rate: int = 600  # tasks/s of the steady section

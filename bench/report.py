@@ -75,6 +75,14 @@ def _pairs(enq: dict) -> str:
     return "/".join(f"{x:.2f}" for x in pairs) if pairs else "n/a"
 
 
+def _definer(enq: dict) -> str:
+    """The function layer's share of the enqueue ratio ("" in results without it)."""
+    if "definer_ratio" not in enq:
+        return ""
+    return (f"; a definer function holding only the INSERT {enq['definer_ratio']:.2f} of the"
+            f" raw INSERT, enqueue() {enq['over_definer']:.2f} of that function")
+
+
 def _rate_targets(results: dict) -> list:
     out = []
     enq = results.get("enqueue")
@@ -84,8 +92,9 @@ def _rate_targets(results: dict) -> list:
             "enqueue() one per call >= 0.8x a raw INSERT, idle workers still woken",
             enq["ratio"], enq["ratio"] >= 0.8 and wake["max_ms"] < 100,
             f"{enq['rates']['enqueue']['per_s']:.0f} vs {enq['rates']['raw_insert']['per_s']:.0f}"
-            f" tasks/s (medians); pairs {_pairs(enq)}; wake-up p50 {wake['p50_ms']:.1f} ms,"
-            f" max {wake['max_ms']:.1f} ms (poll {wake['poll_interval_s']:g} s)"))
+            f" tasks/s (medians); rounds {_pairs(enq)}{_definer(enq)}; wake-up p50"
+            f" {wake['p50_ms']:.1f} ms, max {wake['max_ms']:.1f} ms"
+            f" (poll {wake['poll_interval_s']:g} s)"))
     st = results.get("steady")
     if st:
         out.append(_target(
@@ -231,7 +240,8 @@ def _rate_lines(results: dict) -> list:
     if enq:
         lines.append(f"Enqueue, one task per call, {enq['procs']} processes: "
                      + ", ".join(f"{k} {v['per_s']:.0f}/s" for k, v in enq["rates"].items())
-                     + f" (median pair ratio {enq['ratio']:.2f}, pairs {_pairs(enq)});"
+                     + f" (median round ratio enqueue / raw_insert {enq['ratio']:.2f},"
+                     f" rounds {_pairs(enq)}{_definer(enq)});"
                      " idle worker woken in p50"
                      f" {enq['wake']['p50_ms']:.1f} ms, max {enq['wake']['max_ms']:.1f} ms")
     st = results.get("steady")

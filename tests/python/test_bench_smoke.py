@@ -44,7 +44,8 @@ def quick_results(pg_backend):
         with psycopg.connect(dsn, autocommit=True) as conn:
             left = conn.execute("SELECT count(*) FROM tasklease.tasks").fetchone()[0]
             floor = conn.execute(
-                "SELECT count(*) FROM pg_namespace WHERE nspname = 'bench_floor'"
+                "SELECT count(*) FROM pg_namespace"
+                " WHERE nspname IN ('bench_floor', 'tasklease_bench')"
             ).fetchone()[0]
         yield cfg, results, left, floor
     finally:
@@ -82,11 +83,15 @@ def test_enqueue_steady_burst_and_recovery_are_measured(quick_results):
     cfg, results, _, _ = quick_results
     enq = results["enqueue"]
     assert positive(enq["rates"]["enqueue"]["per_s"]) and positive(enq["ratio"])
-    # The target is the median ratio of raw/enqueue pairs run back to back.
+    # The target is the median ratio enqueue / raw of rounds run back to back.
     assert len(enq["pair_ratios"]) == cfg.enqueue_pairs
     assert enq["ratio"] == pytest.approx(sorted(enq["pair_ratios"])[cfg.enqueue_pairs // 2],
                                          abs=0.001)
     assert enq["wake"]["tasks"] == cfg.wake_tasks and positive(enq["wake"]["max_ms"])
+    # The function layer alone is measured too, in the same rounds (its schema is dropped:
+    # test_every_target_has_a_verdict_and_nothing_is_left_behind).
+    assert positive(enq["rates"]["definer"]["per_s"]) and positive(enq["definer_ratio"])
+    assert positive(enq["over_definer"])
     st = results["steady"]
     assert positive(st["pickup_p99_ms"]) and positive(st["saturation_jobs_per_s"])
     burst = results["burst"]
