@@ -115,7 +115,7 @@ def _rate_targets(results: dict) -> list:
     rec = results.get("recovery")
     if rec:
         out.append(_target(
-            "recovery after kill -9 within worker_ttl_s + reap interval + backoff + 1 s",
+            "recovery after kill -9 within worker_ttl_s + 1.4 reap intervals + backoff + 1 s",
             rec["running_max_s"], rec["running_max_s"] <= rec["bound_s"],
             f"median requeued {rec['requeued_s']:.1f} s, running {rec['running_s']:.1f} s,"
             f" bound {rec['bound_s']:.1f} s ({rec['settings']})"))
