@@ -265,8 +265,10 @@ def summary(conn: psycopg.Connection, run: Run) -> tuple[bool, list[str]]:
         f"{run.recovered_at - run.killed_at:.1f} s" if run.recovered_at and run.killed_at
         else "n/a"
     )
-    recovery += (f" (bound: worker_ttl_s {bound['ttl']} s + reap_interval_s {bound['reap']} s"
-                 f" + a heartbeat; decided by {', '.join(deciders) or 'nobody'})")
+    # One live worker's reaper runs are up to 1.4 intervals apart (worker/reaper.py).
+    recovery += (f" (bound: worker_ttl_s {bound['ttl']} s + 1.4 x reap_interval_s"
+                 f" {bound['reap']} s + a heartbeat; decided by"
+                 f" {', '.join(deciders) or 'nobody'})")
     lines = [
         f"tasks enqueued: {run.n_tasks}, completed: {row['completed']}, lost: "
         f"{run.n_tasks - row['completed']}",
