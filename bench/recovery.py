@@ -22,13 +22,13 @@ from typing import Callable
 
 import psycopg
 from psycopg.types.json import Jsonb
+from tasklease.worker.reaper import RUNS_APART
 
 from . import drain, schema, worker_e2e
 from .config import Config
 
 Log = Callable[[str], None]
 RECOVERY_TTL_S = 10
-REAP_SPREAD = 1.4  # most reap intervals between two runs of one live worker's reaper
 EXTRA = ("--heartbeat-s", "1")
 
 
@@ -102,5 +102,5 @@ def run(dsn: str, cfg: Config, log: Log) -> dict:
             "requeued_s": drain.median([r["requeued_s"] for r in runs]),
             "running_s": drain.median([r["running_s"] for r in runs]),
             "running_max_s": max(r["running_s"] for r in runs),
-            "bound_s": used["worker_ttl_s"] + REAP_SPREAD * used["reap_interval_s"]
+            "bound_s": used["worker_ttl_s"] + RUNS_APART * used["reap_interval_s"]
             + 1.25 * used["requeue_backoff_s"] + 1}

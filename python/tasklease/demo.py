@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from .db import connect, query, resolve_dsn
+from .worker.reaper import RUNS_APART
 
 if TYPE_CHECKING:  # rich is the optional extra "demo"; imported where it is used
     from rich.console import Console, Group
@@ -265,8 +266,7 @@ def summary(conn: psycopg.Connection, run: Run) -> tuple[bool, list[str]]:
         f"{run.recovered_at - run.killed_at:.1f} s" if run.recovered_at and run.killed_at
         else "n/a"
     )
-    # One live worker's reaper runs are up to 1.4 intervals apart (worker/reaper.py).
-    recovery += (f" (bound: worker_ttl_s {bound['ttl']} s + 1.4 x reap_interval_s"
+    recovery += (f" (bound: worker_ttl_s {bound['ttl']} s + {RUNS_APART:g} x reap_interval_s"
                  f" {bound['reap']} s + a heartbeat; decided by"
                  f" {', '.join(deciders) or 'nobody'})")
     lines = [

@@ -224,8 +224,8 @@ def test_waiting_tasks_are_withdrawn_together_once_the_oldest_waited_too_long():
 def test_one_workers_reaper_runs_are_at_most_1_4_intervals_apart():
     """reap_if_due runs when the last run is at least reap_interval_s old; the worker's
     calls come every JITTER of it: simulated over many calls, no gap between runs exceeds
-    (1 + JITTER[1]) intervals (with calls every 0.5..1 interval it reached 2)."""
-    from tasklease.worker.reaper import JITTER, Reaper
+    RUNS_APART = 1 + JITTER[1] intervals (with calls every 0.5..1 interval it reached 2)."""
+    from tasklease.worker.reaper import RUNS_APART, Reaper
 
     every = 5.0
     reaper = Reaper.__new__(Reaper)
@@ -236,7 +236,7 @@ def test_one_workers_reaper_runs_are_at_most_1_4_intervals_apart():
         if now - last_run >= every:
             gaps.append(now - last_run)
             last_run = now
-    assert max(gaps) <= every * (1 + JITTER[1]) + 1e-9
+    assert max(gaps) <= every * RUNS_APART + 1e-9
     assert min(gaps) >= every
 
 

@@ -29,6 +29,9 @@ from .service import Service
 
 REAP_SQL = "SELECT task_id, action, reason, owner_id, attempts FROM tasklease.reap_if_due(%s)"
 JITTER = (0.2, 0.4)  # of reap_interval_s, between calls
+# With one worker left, its reaper's runs are at most this many reap_interval_s apart: a
+# run falls due at most JITTER[1] interval before a call makes it.
+RUNS_APART = 1 + JITTER[1]
 
 
 class Reaper(Service):
